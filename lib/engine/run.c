@@ -1,0 +1,269 @@
+/*
+ * run.c - the engine's four phases over a catalog (see run.h).
+ *
+ * Each resource is analyzed (probe, diff) just before it is applied, in
+ * dependency order, so what an earlier resource changed (a directory it
+ * created) is seen by a later one, and no more than one resource's current
+ * content is held in memory at a time.  After the last apply, everything
+ * that changed is probed again: a resource that still differs did not
+ * converge and the run says so.
+ */
+#include "engine/run.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/graph.h"
+#include "model/schema.h"
+#include "util/strutil.h"
+
+double run_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, json_t *facts,
+		struct tend_err *err)
+{
+	int r;
+
+	memset(run, 0, sizeof(*run));
+	run->started_ms = run_now_ms();
+	run->cat = cat;
+	run->plan = o->plan;
+	userdb_init(&run->users);
+	r = fsroot_open(&run->root, o->root ? o->root : "/", err);
+	if (r < 0)
+		return r;
+	run->ctx.root = &run->root;
+	run->ctx.users = &run->users;
+	run->ctx.plan = o->plan;
+	run->ctx.default_timeout = o->default_timeout > 0 ? o->default_timeout : 300;
+	run->ctx.output_max = o->output_max ? o->output_max : (size_t)64 << 10;
+	run->ctx.tmpl = json_copy(cat->vars);
+	if (facts)
+		json_object_set(run->ctx.tmpl, "facts", facts);
+	for (size_t i = 0; i < cat->n; i++) {
+		struct resource *res = cat->res[i];
+
+		res->state = xcalloc(1, res->type->state_size ? res->type->state_size : 1);
+		r = schema_decode(res, &run->ctx, err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < cat->n; i++) {
+		struct resource *res = cat->res[i];
+
+		if (res->type->prepare && (r = res->type->prepare(res, &run->ctx, err)) < 0)
+			return r;
+	}
+	return graph_build(cat, &run->order, err);
+}
+
+/* analyze - probe and diff one resource; status ends OK, CHANGE, UNKNOWN or FAILED. */
+static void analyze(struct run *run, struct resource *r)
+{
+	int ret;
+
+	res_clear_changes(r);
+	free(r->message);
+	r->message = NULL;
+	r->status = RES_PENDING;
+	ret = r->type->probe(r, &run->ctx);
+	if (ret < 0 || r->status == RES_FAILED || r->status == RES_UNKNOWN) {
+		if (r->status == RES_PENDING)
+			res_fail(r, "probe failed: %s", strerror(-ret));
+		return;
+	}
+	ret = r->type->diff(r, &run->ctx);
+	if (ret < 0 && r->status == RES_PENDING)
+		res_fail(r, "%s", strerror(-ret));
+	if (r->status != RES_PENDING)
+		return;
+	r->status = r->nchanges ? RES_CHANGE : RES_OK;
+}
+
+static struct resource *failed_dep(const struct resource *r)
+{
+	for (size_t i = 0; i < r->ndeps; i++)
+		if (r->deps[i]->status == RES_FAILED || r->deps[i]->status == RES_SKIPPED)
+			return r->deps[i];
+	return NULL;
+}
+
+static void notify_targets(struct resource *r)
+{
+	for (size_t i = 0; i < r->nnotifies; i++)
+		r->notifies[i]->notified = true;
+}
+
+static void done(struct run *run, struct resource *r, double t0)
+{
+	r->elapsed_ms = run_now_ms() - t0;
+	if (run->on_result)
+		run->on_result(run, r, run->arg);
+}
+
+/* release - drop probe buffers of a resource that will not be looked at again. */
+static void release(struct resource *r)
+{
+	if (r->type->free_state) {
+		r->type->free_state(r);
+		memset(r->state, 0, r->type->state_size);
+	}
+}
+
+void run_plan(struct run *run)
+{
+	for (size_t i = 0; i < run->cat->n; i++) {
+		struct resource *r = run->order[i];
+		double t0 = run_now_ms();
+
+		analyze(run, r);
+		if (r->status == RES_OK && r->notified && r->type->refresh) {
+			res_change(r, "refresh", NULL, "notified");
+			r->status = RES_CHANGE;
+		}
+		if (r->status == RES_CHANGE || r->status == RES_UNKNOWN)
+			notify_targets(r);
+		release(r);
+		done(run, r, t0);
+	}
+}
+
+static void apply_one(struct run *run, struct resource *r)
+{
+	struct resource *dep = failed_dep(r);
+	int ret;
+
+	if (dep) {
+		free(r->message);
+		r->message = NULL;
+		res_fail(r, "dependency %s %s", dep->id, dep->status == RES_FAILED ? "failed" : "was skipped");
+		r->status = RES_SKIPPED;
+		return;
+	}
+	analyze(run, r);
+	if (r->status == RES_FAILED)
+		return;
+	if (r->status == RES_UNKNOWN) {
+		r->status = RES_FAILED;
+		return;
+	}
+	if (r->status == RES_CHANGE) {
+		ret = r->type->apply(r, &run->ctx);
+		r->status = ret < 0 || r->status == RES_FAILED ? RES_FAILED : RES_CHANGED;
+		if (r->status == RES_FAILED && !r->message)
+			res_fail(r, "%s", strerror(-ret));
+	} else if (r->notified && r->type->refresh) {
+		res_change(r, "refresh", NULL, "notified");
+		ret = r->type->refresh(r, &run->ctx);
+		r->status = ret < 0 || r->status == RES_FAILED ? RES_FAILED : RES_CHANGED;
+	}
+	if (r->status == RES_CHANGED)
+		notify_targets(r);
+}
+
+/* verify - probe a changed resource again; anything still different failed to converge. */
+static void verify(struct run *run, struct resource *r)
+{
+	struct change *saved = r->changes;
+	size_t nsaved = r->nchanges;
+	struct buf what;
+
+	r->changes = NULL;
+	r->nchanges = 0;
+	r->status = RES_PENDING;
+	analyze(run, r);
+	buf_init(&what, 4096);
+	for (size_t i = 0; i < r->nchanges; i++)
+		buf_printf(&what, "%s%s", i ? ", " : "", r->changes[i].what);
+	if (r->status == RES_OK) {
+		r->status = RES_CHANGED;
+	} else {
+		char *msg = xstrdup(r->message);
+
+		res_fail(r, "did not converge: %s", msg ? msg : buf_str(&what));
+		free(msg);
+		r->converged_checked = true;
+		run->sum.not_converged++;
+	}
+	buf_free(&what);
+	res_clear_changes(r);
+	r->changes = saved;
+	r->nchanges = nsaved;
+}
+
+void run_apply(struct run *run)
+{
+	for (size_t i = 0; i < run->cat->n; i++) {
+		struct resource *r = run->order[i];
+		double t0 = run_now_ms();
+
+		apply_one(run, r);
+		if (r->status != RES_CHANGED || !r->type->verify)
+			release(r);
+		done(run, r, t0);
+	}
+	for (size_t i = 0; i < run->cat->n; i++) {
+		struct resource *r = run->order[i];
+
+		if (r->status != RES_CHANGED || !r->type->verify)
+			continue;
+		verify(run, r);
+		release(r);
+		if (r->status == RES_FAILED && run->on_result)
+			run->on_result(run, r, run->arg);
+	}
+}
+
+static void summarize(struct run *run)
+{
+	struct run_summary *s = &run->sum;
+
+	s->total = run->cat->n;
+	s->ok = s->changed = s->failed = s->skipped = s->unknown = 0;
+	for (size_t i = 0; i < run->cat->n; i++) {
+		switch (run->cat->res[i]->status) {
+		case RES_OK:
+			s->ok++;
+			break;
+		case RES_CHANGE:
+		case RES_CHANGED:
+			s->changed++;
+			break;
+		case RES_UNKNOWN:
+			s->unknown++;
+			break;
+		case RES_FAILED:
+			s->failed++;
+			break;
+		case RES_SKIPPED:
+			s->skipped++;
+			break;
+		default:
+			break;
+		}
+	}
+	s->ms = run_now_ms() - run->started_ms;
+}
+
+void run_finish(struct run *run)
+{
+	summarize(run);
+}
+
+void run_free(struct run *run)
+{
+	json_decref(run->ctx.tmpl);
+	free(run->order);
+	userdb_free(&run->users);
+	if (run->root.path)
+		fsroot_close(&run->root);
+	run->order = NULL;
+}

@@ -1,0 +1,68 @@
+/*
+ * run.h - one run of the engine over a catalog: analyze (probe, nothing
+ * written), plan (the changes), apply (in dependency order, dependents of
+ * a failure skipped, notifications delivered once), verify (re-probe what
+ * changed).
+ */
+#ifndef TEND_RUN_H
+#define TEND_RUN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "model/catalog.h"
+#include "util/err.h"
+#include "util/fsroot.h"
+#include "util/userdb.h"
+
+struct run_summary {
+	size_t total, ok, changed, failed, skipped, unknown;
+	size_t not_converged;
+	double ms;
+};
+
+struct run {
+	struct catalog *cat;
+	struct res_ctx ctx;
+	struct fsroot root;
+	struct userdb users;
+	struct resource **order;
+	struct run_summary sum;
+	bool plan;
+	double started_ms;
+	/* called after each resource's outcome is known (for live output) */
+	void (*on_result)(struct run *run, struct resource *r, void *arg);
+	void *arg;
+};
+
+struct run_opts {
+	const char *root;            /* "/" when NULL */
+	bool plan;
+	double default_timeout;      /* exec timeout; 300 s when 0 */
+	size_t output_max;           /* captured output per command; 64 KiB when 0 */
+};
+
+/*
+ * run_prepare - open the root, build the template context (the catalog's
+ * vars plus facts under "facts"; facts is borrowed), decode and check
+ * every resource, gather inputs (sources, templates) and order the graph.
+ * Any error here is an input error: nothing has been written.
+ */
+int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, json_t *facts,
+		struct tend_err *err);
+
+/* run_plan - analyze and plan every resource; never writes. */
+void run_plan(struct run *run);
+
+/* run_apply - analyze, apply and verify.  Caller holds the root lock. */
+void run_apply(struct run *run);
+
+/* run_finish - count the outcomes into run->sum (after plan or apply). */
+void run_finish(struct run *run);
+
+void run_free(struct run *run);
+
+/* run_now_ms - monotonic milliseconds. */
+double run_now_ms(void);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * catalog.c - the resource set: identity index, merge rule, variables
+ * (see catalog.h).  Parsing of manifest files is in manifest.c.
+ */
+#include "model/catalog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/catalog_int.h"
+#include "model/schema.h"
+#include "model/yaml.h"
+#include "util/strutil.h"
+
+void catalog_init(struct catalog *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vars = json_object();
+	c->var_pos = json_object();
+}
+
+static void change_free(struct change *ch)
+{
+	free(ch->what);
+	free(ch->from);
+	free(ch->to);
+	free(ch->diff);
+}
+
+void res_clear_changes(struct resource *r)
+{
+	for (size_t i = 0; i < r->nchanges; i++)
+		change_free(&r->changes[i]);
+	free(r->changes);
+	r->changes = NULL;
+	r->nchanges = 0;
+}
+
+static void resource_free(struct resource *r)
+{
+	if (r->state && r->type->free_state)
+		r->type->free_state(r);
+	free(r->state);
+	if (r->desired) {
+		if (r->type->free_desired)
+			r->type->free_desired(r);
+		schema_free_desired(r);
+	}
+	free(r->desired);
+	for (size_t i = 0; i < r->nattrs; i++) {
+		free(r->attrs[i].key);
+		json_decref(r->attrs[i].val);
+	}
+	free(r->attrs);
+	strlist_free(&r->requires);
+	strlist_free(&r->before);
+	strlist_free(&r->notify);
+	strlist_free(&r->subscribe);
+	free(r->deps);
+	free(r->notifies);
+	res_clear_changes(r);
+	free(r->message);
+	buf_free(&r->output);
+	free(r->name);
+	free(r->id);
+	free(r);
+}
+
+void catalog_free(struct catalog *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		resource_free(c->res[i]);
+	free(c->res);
+	free(c->index);
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
+	json_decref(c->vars);
+	json_decref(c->var_pos);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *catalog_intern(struct catalog *c, const char *s)
+{
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (!strcmp(c->files[i], s))
+			return c->files[i];
+	c->files = xrealloc(c->files, (c->nfiles + 1) * sizeof(*c->files));
+	c->files[c->nfiles] = xstrdup(s);
+	return c->files[c->nfiles++];
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void index_put(struct catalog *c, struct resource *r)
+{
+	size_t i = hash_str(r->id) & (c->index_cap - 1);
+
+	while (c->index[i])
+		i = (i + 1) & (c->index_cap - 1);
+	c->index[i] = r;
+}
+
+static void index_grow(struct catalog *c)
+{
+	if (c->index_cap && (c->n + 1) * 2 < c->index_cap)
+		return;
+	free(c->index);
+	c->index_cap = c->index_cap ? c->index_cap * 2 : 256;
+	c->index = xcalloc(c->index_cap, sizeof(*c->index));
+	for (size_t i = 0; i < c->n; i++)
+		index_put(c, c->res[i]);
+}
+
+struct resource *catalog_find(const struct catalog *c, const char *id)
+{
+	size_t i;
+
+	if (!c->index_cap)
+		return NULL;
+	for (i = hash_str(id) & (c->index_cap - 1); c->index[i]; i = (i + 1) & (c->index_cap - 1))
+		if (!strcmp(c->index[i]->id, id))
+			return c->index[i];
+	return NULL;
+}
+
+struct resource *catalog_new_resource(struct catalog *c, const struct res_type *t,
+				      const char *name, const struct srcpos *pos,
+				      const struct srcpos *name_pos)
+{
+	struct resource *r = xcalloc(1, sizeof(*r));
+	size_t tl = strlen(t->name), nl = strlen(name);
+
+	r->type = t;
+	r->name = xstrdup(name);
+	r->id = xcalloc(1, tl + nl + 2);
+	memcpy(r->id, t->name, tl);
+	r->id[tl] = ':';
+	memcpy(r->id + tl + 1, name, nl);
+	r->pos = *pos;
+	r->name_pos = *name_pos;
+	buf_init(&r->output, 0);
+	index_grow(c);
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->res = xrealloc(c->res, c->cap * sizeof(*c->res));
+	}
+	c->res[c->n++] = r;
+	index_put(c, r);
+	return r;
+}
+
+void catalog_set_attr_take(struct resource *r, const char *key, json_t *val,
+			   const struct srcpos *key_pos, const struct srcpos *val_pos)
+{
+	for (size_t i = 0; i < r->nattrs; i++) {
+		if (!strcmp(r->attrs[i].key, key)) {
+			json_decref(r->attrs[i].val);
+			r->attrs[i].val = val;
+			r->attrs[i].key_pos = *key_pos;
+			r->attrs[i].val_pos = *val_pos;
+			return;
+		}
+	}
+	r->attrs = xrealloc(r->attrs, (r->nattrs + 1) * sizeof(*r->attrs));
+	r->attrs[r->nattrs].key = xstrdup(key);
+	r->attrs[r->nattrs].val = val;
+	r->attrs[r->nattrs].key_pos = *key_pos;
+	r->attrs[r->nattrs].val_pos = *val_pos;
+	r->nattrs++;
+}
+
+const struct raw_attr *res_find_attr(const struct resource *r, const char *key)
+{
+	for (size_t i = 0; i < r->nattrs; i++)
+		if (!strcmp(r->attrs[i].key, key))
+			return &r->attrs[i];
+	return NULL;
+}
+
+int catalog_set_var(struct catalog *c, const char *key, const char *value, struct tend_err *err)
+{
+	struct ydoc *d = NULL;
+	json_t *v;
+	int r;
+
+	if (!*key || strchr(key, '.') || !strcmp(key, "facts"))
+		return err_set(err, -EINVAL, "--var %s: invalid variable name (and 'facts' is reserved)", key);
+	r = ydoc_load("--var", value, strlen(value), &d, err);
+	if (r < 0)
+		return r;
+	if (!ydoc_root(d))
+		v = json_string("");
+	else if (ydoc_root(d)->kind == YN_SCALAR)
+		v = ynode_to_json(ydoc_root(d), true);
+	else
+		v = json_string(value);
+	ydoc_free(d);
+	json_object_set_new(c->vars, key, v);
+	json_object_set_new(c->var_pos, key, json_string("--var"));
+	return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * catalog.h - the merged set of resources and variables a run works on.
+ *
+ * catalog_add_file parses one manifest and merges it into the catalog:
+ * a resource whose identity (TYPE:NAME) is already there has the
+ * attributes it sets overridden, and new ones added, keeping where each
+ * value came from; vars merge key by key.  The same rule serves
+ * `tend apply a.yaml b.yaml` and the tag hierarchy on the server.
+ */
+#ifndef TEND_CATALOG_H
+#define TEND_CATALOG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "model/resource.h"
+#include "util/err.h"
+
+struct catalog {
+	struct resource **res;     /* declaration order (first declaration) */
+	size_t n, cap;
+	json_t *vars;              /* merged vars (typed) */
+	json_t *var_pos;           /* var name -> "file:line" of the winning value */
+	char **files;              /* interned file names (srcpos.file points here) */
+	size_t nfiles;
+	/* open-addressing index id -> resource */
+	struct resource **index;
+	size_t index_cap;
+};
+
+void catalog_init(struct catalog *c);
+void catalog_free(struct catalog *c);
+
+/*
+ * catalog_add_file - parse the manifest at path and merge it.  Errors
+ * (-EINVAL, "FILE:LINE:COL: message") leave the catalog unusable: free it.
+ */
+int catalog_add_file(struct catalog *c, const char *path, struct tend_err *err);
+
+/* catalog_add_buf - same, from memory; name is used in messages. */
+int catalog_add_buf(struct catalog *c, const char *name, const char *data, size_t len,
+		    struct tend_err *err);
+
+/* catalog_find - the resource with identity id ("TYPE:NAME"), or NULL. */
+struct resource *catalog_find(const struct catalog *c, const char *id);
+
+/*
+ * catalog_set_var - set (override) a variable, e.g. from --var KEY=VALUE.
+ * value is taken as YAML scalar text (so "8080" is an integer).
+ */
+int catalog_set_var(struct catalog *c, const char *key, const char *value, struct tend_err *err);
+
+/* catalog_intern - a copy of s owned by the catalog (for srcpos.file). */
+const char *catalog_intern(struct catalog *c, const char *s);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * manifest.c - reading manifest documents into a catalog.
+ *
+ *   vars:       map of template variables
+ *   resources:  list of maps; the first key names the type and its value
+ *               the resource's name: "- file: /etc/motd"
+ *
+ * Everything is checked against the schema here, with positions: unknown
+ * top-level keys, unknown types and attributes (with suggestions),
+ * duplicate identities within one document.  Values are decoded later
+ * (schema.c), when the template context exists.
+ */
+#include "model/catalog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/catalog_int.h"
+#include "model/schema.h"
+#include "model/yaml.h"
+#include "resources/registry.h"
+#include "util/strutil.h"
+
+static const char *const top_keys[] = { "vars", "resources", NULL };
+
+static struct srcpos pos_of(const char *file, const struct ynode *n)
+{
+	struct srcpos p = { file, n ? n->line : 0, n ? n->col : 0 };
+
+	return p;
+}
+
+static int merge_vars(struct catalog *c, const char *file, const struct ynode *vars,
+		      struct tend_err *err)
+{
+	if (vars->kind != YN_MAP)
+		return err_at(err, -EINVAL, file, vars->line, vars->col,
+			      "'vars' must be a map of names to values, not %s", ynode_kind_name(vars));
+	for (size_t i = 0; i < vars->n; i++) {
+		const struct ynode *k = vars->items[2 * i], *v = vars->items[2 * i + 1];
+		json_t *j;
+		char where[1024];
+
+		if (k->kind != YN_SCALAR || !k->len || strchr(k->str, '.'))
+			return err_at(err, -EINVAL, file, k->line, k->col,
+				      "variable names must be plain words without dots");
+		if (!strcmp(k->str, "facts"))
+			return err_at(err, -EINVAL, file, k->line, k->col,
+				      "'facts' is reserved for facts and cannot be a variable");
+		j = ynode_to_json(v, true);
+		if (!j)
+			return err_at(err, -EINVAL, file, v->line, v->col,
+				      "value of '%s' is too deeply nested or too large", k->str);
+		json_object_set_new(c->vars, k->str, j);
+		snprintf(where, sizeof(where), "%s:%d", file, k->line);
+		json_object_set_new(c->var_pos, k->str, json_string(where));
+	}
+	return 0;
+}
+
+/* seen - identities declared in the current document, to refuse duplicates */
+struct seen {
+	struct resource **v;
+	int *line;
+	size_t n;
+};
+
+static int check_dup(struct seen *s, struct resource *r, const char *file, const struct ynode *at,
+		     struct tend_err *err)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == r)
+			return err_at(err, -EINVAL, file, at->line, at->col,
+				      "duplicate resource %s (first declared at line %d)", r->id, s->line[i]);
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	s->line = xrealloc(s->line, (s->n + 1) * sizeof(*s->line));
+	s->v[s->n] = r;
+	s->line[s->n++] = at->line;
+	return 0;
+}
+
+static int type_of(const char *file, const struct ynode *key, const struct res_type **ret,
+		   struct tend_err *err)
+{
+	const struct res_type *t = res_type_find(key->str);
+	const char *hint;
+
+	if (t) {
+		*ret = t;
+		return 0;
+	}
+	hint = closest_name(key->str, res_type_names());
+	if (hint)
+		return err_at(err, -EINVAL, file, key->line, key->col,
+			      "unknown resource type '%s' (did you mean '%s'?)", key->str, hint);
+	return err_at(err, -EINVAL, file, key->line, key->col,
+		      "unknown resource type '%s' (a resource starts with its type: file, directory, symlink, line or exec)",
+		      key->str);
+}
+
+static int add_resource(struct catalog *c, const char *file, const struct ynode *item,
+			struct seen *seen, struct tend_err *err)
+{
+	const struct res_type *t;
+	const struct ynode *tk, *nv;
+	struct resource *r;
+	struct srcpos pos, npos;
+	int ret;
+
+	if (item->kind != YN_MAP || item->n == 0)
+		return err_at(err, -EINVAL, file, item->line, item->col,
+			      "expected a resource (a map starting with TYPE: NAME), found %s",
+			      ynode_kind_name(item));
+	tk = item->items[0];
+	nv = item->items[1];
+	if (tk->kind != YN_SCALAR)
+		return err_at(err, -EINVAL, file, tk->line, tk->col, "a resource type must be a word");
+	ret = type_of(file, tk, &t, err);
+	if (ret < 0)
+		return ret;
+	if (nv->kind != YN_SCALAR || nv->len == 0 || (!nv->quoted && !strcmp(nv->str, "~")))
+		return err_at(err, -EINVAL, file, nv->line, nv->col,
+			      "%s needs a name: '- %s: NAME', found %s", t->name, t->name,
+			      nv->len == 0 && nv->kind == YN_SCALAR ? "nothing" : ynode_kind_name(nv));
+	if (memchr(nv->str, '\0', nv->len) || memchr(nv->str, '\n', nv->len))
+		return err_at(err, -EINVAL, file, nv->line, nv->col, "a resource name must be one line");
+	pos = pos_of(file, tk);
+	npos = pos_of(file, nv);
+	{
+		char id[8192];
+
+		snprintf(id, sizeof(id), "%s:%s", t->name, nv->str);
+		r = catalog_find(c, id);
+	}
+	if (!r)
+		r = catalog_new_resource(c, t, nv->str, &pos, &npos);
+	ret = check_dup(seen, r, file, tk, err);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 1; i < item->n; i++) {
+		const struct ynode *k = item->items[2 * i], *v = item->items[2 * i + 1];
+		struct srcpos kp = pos_of(file, k), vp = pos_of(file, v);
+		json_t *j;
+
+		if (k->kind != YN_SCALAR)
+			return err_at(err, -EINVAL, file, k->line, k->col, "attribute names must be words");
+		if (res_type_find(k->str) && !schema_attr(t, k->str) && !schema_is_meta(k->str))
+			return err_at(err, -EINVAL, file, k->line, k->col,
+				      "'%s' inside %s: is this a new resource? start it with '- %s:'",
+				      k->str, r->id, k->str);
+		ret = schema_check_key(t, r->id, k->str, &kp, err);
+		if (ret < 0)
+			return ret;
+		j = ynode_to_json(v, false);
+		if (!j)
+			return err_at(err, -EINVAL, file, v->line, v->col, "value too deeply nested or too large");
+		catalog_set_attr_take(r, k->str, j, &kp, &vp);
+	}
+	return 0;
+}
+
+static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
+{
+	const char *file = catalog_intern(c, ydoc_name(d));
+	const struct ynode *root = ydoc_root(d);
+	struct seen seen = { 0 };
+	int r = 0;
+
+	if (!root)
+		return 0; /* an empty document declares nothing */
+	if (root->kind != YN_MAP)
+		return err_at(err, -EINVAL, file, root->line, root->col,
+			      "expected a map with 'vars' and 'resources', found %s", ynode_kind_name(root));
+	for (size_t i = 0; i < root->n && r == 0; i++) {
+		const struct ynode *k = root->items[2 * i], *v = root->items[2 * i + 1];
+		const char *hint;
+
+		if (k->kind == YN_SCALAR && !strcmp(k->str, "vars")) {
+			if (!(v->kind == YN_SCALAR && !v->quoted && v->len == 0))
+				r = merge_vars(c, file, v, err);
+		} else if (k->kind == YN_SCALAR && !strcmp(k->str, "resources")) {
+			if (v->kind == YN_SCALAR && !v->quoted && v->len == 0)
+				continue;
+			if (v->kind != YN_SEQ)
+				r = err_at(err, -EINVAL, file, v->line, v->col,
+					   "'resources' must be a list (each item '- TYPE: NAME'), not %s",
+					   ynode_kind_name(v));
+			for (size_t j = 0; r == 0 && v->kind == YN_SEQ && j < v->n; j++)
+				r = add_resource(c, file, v->items[j], &seen, err);
+		} else if (k->kind == YN_SCALAR && !strcmp(k->str, "tags")) {
+			r = err_at(err, -EINVAL, file, k->line, k->col,
+				   "'tags' belongs in a node document on tend-server, not in a manifest applied directly");
+		} else {
+			hint = k->kind == YN_SCALAR ? closest_name(k->str, top_keys) : NULL;
+			r = err_at(err, -EINVAL, file, k->line, k->col,
+				   "unknown top-level key '%s'%s%s%s (expected 'vars' or 'resources')",
+				   k->kind == YN_SCALAR ? k->str : "?", hint ? " (did you mean '" : "",
+				   hint ? hint : "", hint ? "'?)" : "");
+		}
+	}
+	free(seen.v);
+	free(seen.line);
+	return r;
+}
+
+int catalog_add_buf(struct catalog *c, const char *name, const char *data, size_t len,
+		    struct tend_err *err)
+{
+	struct ydoc *d;
+	int r = ydoc_load(name, data, len, &d, err);
+
+	if (r < 0)
+		return r;
+	r = add_doc(c, d, err);
+	ydoc_free(d);
+	return r;
+}
+
+int catalog_add_file(struct catalog *c, const char *path, struct tend_err *err)
+{
+	struct ydoc *d;
+	int r = ydoc_load_file(path, &d, err);
+
+	if (r < 0)
+		return r;
+	r = add_doc(c, d, err);
+	ydoc_free(d);
+	return r;
+}

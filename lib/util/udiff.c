@@ -1,0 +1,76 @@
+/*
+ * udiff.c - unified diffs through libgit2's git_diff_buffers (see udiff.h).
+ */
+#include "util/udiff.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <string.h>
+
+#include "util/hash.h"
+
+static int udiff_line(const git_diff_delta *delta, const git_diff_hunk *hunk,
+		      const git_diff_line *line, void *payload)
+{
+	struct buf *out = payload;
+	int r = 0;
+
+	(void)delta;
+	switch (line->origin) {
+	case GIT_DIFF_LINE_FILE_HDR:
+		return 0; /* we print our own --- / +++ */
+	case GIT_DIFF_LINE_HUNK_HDR:
+		return buf_add(out, hunk->header, hunk->header_len);
+	case GIT_DIFF_LINE_CONTEXT:
+	case GIT_DIFF_LINE_ADDITION:
+	case GIT_DIFF_LINE_DELETION:
+		r = buf_putc(out, line->origin);
+		break;
+	case GIT_DIFF_LINE_CONTEXT_EOFNL:
+	case GIT_DIFF_LINE_ADD_EOFNL:
+	case GIT_DIFF_LINE_DEL_EOFNL:
+		break;
+	default:
+		break;
+	}
+	if (r == 0)
+		r = buf_add(out, line->content, line->content_len);
+	return r;
+}
+
+static int summary(const char *old, size_t old_len, const char *new, size_t new_len,
+		   const char *label, struct buf *out)
+{
+	char a[SHA256_HEX_LEN + 1], b[SHA256_HEX_LEN + 1];
+
+	sha256_hex(old, old_len, a);
+	sha256_hex(new, new_len, b);
+	return buf_printf(out, "binary or large content of %s changed: %zu bytes sha256:%.12s -> %zu bytes sha256:%.12s\n",
+			  label, old_len, a, new_len, b);
+}
+
+int udiff(const char *old, size_t old_len, const char *new, size_t new_len,
+	  const char *a_label, const char *b_label, struct buf *out)
+{
+	static int inited;
+	git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+	int r;
+
+	if (old_len > UDIFF_MAX_INPUT || new_len > UDIFF_MAX_INPUT ||
+	    (old_len && memchr(old, '\0', old_len)) || (new_len && memchr(new, '\0', new_len)))
+		return summary(old, old_len, new, new_len, b_label, out);
+	if (!inited) {
+		git_libgit2_init();
+		inited = 1;
+	}
+	opts.context_lines = 3;
+	opts.flags |= GIT_DIFF_FORCE_TEXT;
+	r = buf_printf(out, "--- %s\n+++ %s\n", a_label, b_label);
+	if (r < 0)
+		return r;
+	r = git_diff_buffers(old_len ? old : NULL, old_len, a_label, new_len ? new : NULL, new_len,
+			     b_label, &opts, NULL, NULL, NULL, udiff_line, out);
+	if (r < 0)
+		return -EIO;
+	return 0;
+}

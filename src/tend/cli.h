@@ -1,0 +1,17 @@
+/*
+ * cli.h - the tend command line: one file per subcommand, a table in main.c.
+ */
+#ifndef TEND_CLI_H
+#define TEND_CLI_H
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_facts(int argc, char **argv);
+
+#endif
