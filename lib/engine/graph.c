@@ -61,7 +61,7 @@ static void auto_add(void *arg, const char *id)
 
 static int relations(struct catalog *c, struct resource *r, struct tend_err *err)
 {
-	struct resource *t;
+	struct resource *t = NULL;
 	int ret;
 
 	for (size_t i = 0; i < r->requires.n; i++) {

@@ -141,7 +141,7 @@ void report_summary_text(FILE *f, const struct run *run, const struct report_opt
 			s->changed, s->ok, s->failed ? col(o, C_RED) : "", s->failed,
 			s->failed ? col(o, C_OFF) : "", s->skipped);
 	}
-	fprintf(f, " in %.0f ms\n", s->ms);
+	fprintf(f, s->ms < 10 ? " in %.1f ms\n" : " in %.0f ms\n", s->ms);
 	if (s->not_converged)
 		fprintf(f, "tend: %zu resources did not converge\n", s->not_converged);
 }

@@ -21,6 +21,7 @@ struct catalog {
 	size_t n, cap;
 	json_t *vars;              /* merged vars (typed) */
 	json_t *var_pos;           /* var name -> "file:line" of the winning value */
+	unsigned docs;             /* documents added so far */
 	char **files;              /* interned file names (srcpos.file points here) */
 	size_t nfiles;
 	/* open-addressing index id -> resource */

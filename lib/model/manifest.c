@@ -59,24 +59,15 @@ static int merge_vars(struct catalog *c, const char *file, const struct ynode *v
 	return 0;
 }
 
-/* seen - identities declared in the current document, to refuse duplicates */
-struct seen {
-	struct resource **v;
-	int *line;
-	size_t n;
-};
-
-static int check_dup(struct seen *s, struct resource *r, const char *file, const struct ynode *at,
+/* check_dup - refuse a second declaration of one identity in one document. */
+static int check_dup(struct catalog *c, struct resource *r, const char *file, const struct ynode *at,
 		     struct tend_err *err)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i] == r)
-			return err_at(err, -EINVAL, file, at->line, at->col,
-				      "duplicate resource %s (first declared at line %d)", r->id, s->line[i]);
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->line = xrealloc(s->line, (s->n + 1) * sizeof(*s->line));
-	s->v[s->n] = r;
-	s->line[s->n++] = at->line;
+	if (r->seen_doc == c->docs)
+		return err_at(err, -EINVAL, file, at->line, at->col,
+			      "duplicate resource %s (first declared at line %d)", r->id, r->seen_line);
+	r->seen_doc = c->docs;
+	r->seen_line = at->line;
 	return 0;
 }
 
@@ -100,9 +91,9 @@ static int type_of(const char *file, const struct ynode *key, const struct res_t
 }
 
 static int add_resource(struct catalog *c, const char *file, const struct ynode *item,
-			struct seen *seen, struct tend_err *err)
+			struct tend_err *err)
 {
-	const struct res_type *t;
+	const struct res_type *t = NULL;
 	const struct ynode *tk, *nv;
 	struct resource *r;
 	struct srcpos pos, npos;
@@ -135,7 +126,7 @@ static int add_resource(struct catalog *c, const char *file, const struct ynode 
 	}
 	if (!r)
 		r = catalog_new_resource(c, t, nv->str, &pos, &npos);
-	ret = check_dup(seen, r, file, tk, err);
+	ret = check_dup(c, r, file, tk, err);
 	if (ret < 0)
 		return ret;
 	for (size_t i = 1; i < item->n; i++) {
@@ -164,9 +155,9 @@ static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
 {
 	const char *file = catalog_intern(c, ydoc_name(d));
 	const struct ynode *root = ydoc_root(d);
-	struct seen seen = { 0 };
 	int r = 0;
 
+	c->docs++;
 	if (!root)
 		return 0; /* an empty document declares nothing */
 	if (root->kind != YN_MAP)
@@ -187,7 +178,7 @@ static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
 					   "'resources' must be a list (each item '- TYPE: NAME'), not %s",
 					   ynode_kind_name(v));
 			for (size_t j = 0; r == 0 && v->kind == YN_SEQ && j < v->n; j++)
-				r = add_resource(c, file, v->items[j], &seen, err);
+				r = add_resource(c, file, v->items[j], err);
 		} else if (k->kind == YN_SCALAR && !strcmp(k->str, "tags")) {
 			r = err_at(err, -EINVAL, file, k->line, k->col,
 				   "'tags' belongs in a node document on tend-server, not in a manifest applied directly");
@@ -199,8 +190,6 @@ static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
 				   hint ? hint : "", hint ? "'?)" : "");
 		}
 	}
-	free(seen.v);
-	free(seen.line);
 	return r;
 }
 

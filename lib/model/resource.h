@@ -134,6 +134,8 @@ struct resource {
 	char *id;                       /* "TYPE:NAME" */
 	struct srcpos pos;              /* first declaration */
 	struct srcpos name_pos;
+	unsigned seen_doc;              /* last document (catalog counter) that declared it */
+	int seen_line;                  /* ... and the line there */
 	struct raw_attr *attrs;         /* merged, in first-seen order */
 	size_t nattrs;
 

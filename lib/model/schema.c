@@ -50,9 +50,16 @@ int schema_check_key(const struct res_type *t, const char *id, const char *key,
 	if (hint)
 		return err_at(err, -EINVAL, pos->file, pos->line, pos->col,
 			      "unknown attribute '%s' in %s (did you mean '%s'?)", key, id, hint);
-	return err_at(err, -EINVAL, pos->file, pos->line, pos->col,
-		      "unknown attribute '%s' in %s (%s accepts: %s%s)", key, id, t->name,
-		      t->attrs[0].name ? t->attrs[0].name : "", t->attrs[0].name && t->attrs[1].name ? ", ..." : "");
+{
+		char list[1024];
+		size_t len = 0;
+
+		list[0] = '\0';
+		for (size_t i = 0; names[i] && len < sizeof(list); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
+		return err_at(err, -EINVAL, pos->file, pos->line, pos->col,
+			      "unknown attribute '%s' in %s (%s accepts: %s)", key, id, t->name, list);
+	}
 }
 
 void strlist_free(struct strlist *l)

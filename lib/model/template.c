@@ -393,7 +393,7 @@ static int parse_tag(struct parser *p, size_t ts, struct op *op, size_t *ret_end
 {
 	static const char sigils[] = "!#^/";
 	static const enum op_kind kinds[] = { OP_COMMENT, OP_SECTION, OP_INVERTED, OP_CLOSE };
-	size_t i = ts + 2, close;
+	size_t i = ts + 2, close = 0;
 	char sigil = i < p->len ? p->src[i] : '\0';
 	const char *k = memchr(sigils, sigil, sizeof(sigils) - 1);
 	int r;

@@ -175,6 +175,9 @@ static int file_prepare(struct resource *r, struct res_ctx *ctx, struct tend_err
 		ret = tmpl_render(buf_str(&raw), raw.len, path, ctx->tmpl, &out, err);
 		buf_free(&raw);
 		if (ret < 0) {
+			size_t n = strlen(err->msg);
+
+			snprintf(err->msg + n, sizeof(err->msg) - n, " (template of %s)", r->id);
 			buf_free(&out);
 			free(path);
 			return ret;

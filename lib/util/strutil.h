@@ -22,7 +22,8 @@ int str_to_duration(const char *s, double *ret_seconds);
 /* str_to_bool - true/false/yes/no/on/off/1/0 (any case). */
 int str_to_bool(const char *s, bool *ret);
 
-/* edit_distance - Levenshtein distance, capped at 32 for long strings. */
+/* edit_distance - Levenshtein distance counting an adjacent transposition
+ * as one edit; 32 for strings longer than 32. */
 size_t edit_distance(const char *a, const char *b);
 
 /*

@@ -20,7 +20,7 @@ static int udiff_line(const git_diff_delta *delta, const git_diff_hunk *hunk,
 	case GIT_DIFF_LINE_FILE_HDR:
 		return 0; /* we print our own --- / +++ */
 	case GIT_DIFF_LINE_HUNK_HDR:
-		return buf_add(out, hunk->header, hunk->header_len);
+		return 0; /* printed by udiff_hunk */
 	case GIT_DIFF_LINE_CONTEXT:
 	case GIT_DIFF_LINE_ADDITION:
 	case GIT_DIFF_LINE_DELETION:
@@ -36,6 +36,12 @@ static int udiff_line(const git_diff_delta *delta, const git_diff_hunk *hunk,
 	if (r == 0)
 		r = buf_add(out, line->content, line->content_len);
 	return r;
+}
+
+static int udiff_hunk(const git_diff_delta *delta, const git_diff_hunk *hunk, void *payload)
+{
+	(void)delta;
+	return buf_add(payload, hunk->header, hunk->header_len);
 }
 
 static int summary(const char *old, size_t old_len, const char *new, size_t new_len,
@@ -69,7 +75,7 @@ int udiff(const char *old, size_t old_len, const char *new, size_t new_len,
 	if (r < 0)
 		return r;
 	r = git_diff_buffers(old_len ? old : NULL, old_len, a_label, new_len ? new : NULL, new_len,
-			     b_label, &opts, NULL, NULL, NULL, udiff_line, out);
+			     b_label, &opts, NULL, NULL, udiff_hunk, udiff_line, out);
 	if (r < 0)
 		return -EIO;
 	return 0;

@@ -52,6 +52,8 @@ STEP=
 _cleanup() {
 	local p f
 	for p in $_bg_pids; do
+		# `timeout` leads its own process group: kill the group too
+		kill -KILL -- "-$p" 2>/dev/null
 		kill -KILL "$p" 2>/dev/null
 	done
 	for f in $_pidfiles; do

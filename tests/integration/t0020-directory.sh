@@ -1,0 +1,97 @@
+#!/bin/bash
+# t0020-directory: the directory type creates (with parents: true),
+# converges, corrects drift (mode, deletion), and removes with
+# ensure: absent - refusing a non-empty directory without force: true.
+. "$(dirname "$0")/lib.sh"
+
+cat >site.yaml <<'EOF'
+resources:
+  - directory: /srv/app/releases
+    mode: "0750"
+    parents: true
+EOF
+
+step "apply creates the directory and its missing parents"
+umask 077
+expect_exit 0 tend apply site.yaml
+umask 022
+check "/srv/app/releases is a directory" test -d "$ROOT/srv/app/releases"
+assert_mode "$ROOT/srv/app/releases" 750
+assert_mode "$ROOT/srv/app" 755
+assert_mode "$ROOT/srv" 755
+stdout_matches '^changed directory:/srv/app/releases'
+
+step "a second run changes nothing"
+expect_exit 0 tend apply site.yaml
+summary_is "0 changed, 1 ok, 0 failed, 0 skipped"
+expect_exit 0 tend plan site.yaml
+summary_is "0 to change, 1 ok, 0 unknown"
+
+step "drift: mode changed by hand"
+chmod 0700 "$ROOT/srv/app/releases"
+expect_exit 2 tend plan site.yaml
+stdout_matches '^~ directory:/srv/app/releases: .*mode 0700 -> 0750'
+expect_exit 0 tend apply site.yaml
+assert_mode "$ROOT/srv/app/releases" 750
+expect_exit 0 tend plan site.yaml
+
+step "drift: directory removed by hand"
+rmdir "$ROOT/srv/app/releases"
+expect_exit 2 tend plan site.yaml
+stdout_matches '^\+ directory:/srv/app/releases: create'
+expect_exit 0 tend apply site.yaml
+check "/srv/app/releases is a directory again" test -d "$ROOT/srv/app/releases"
+assert_mode "$ROOT/srv/app/releases" 750
+
+step "without parents: true a missing parent fails the resource"
+cat >noparents.yaml <<'EOF'
+resources:
+  - directory: /opt/missing/child
+  - directory: /srv/independent
+EOF
+expect_exit 1 tend apply noparents.yaml
+stdout_matches '^failed directory:/opt/missing/child'
+assert_absent "$ROOT/opt"
+check "an independent directory is still created" test -d "$ROOT/srv/independent"
+
+step "ensure: absent removes an empty directory"
+mkdir "$ROOT/srv/empty"
+cat >absent.yaml <<'EOF'
+resources:
+  - directory: /srv/empty
+    ensure: absent
+EOF
+expect_exit 2 tend plan absent.yaml
+stdout_matches '^- directory:/srv/empty: remove'
+expect_exit 0 tend apply absent.yaml
+assert_absent "$ROOT/srv/empty"
+expect_exit 0 tend apply absent.yaml
+summary_is "0 changed, 1 ok, 0 failed, 0 skipped"
+expect_exit 0 tend plan absent.yaml
+
+step "ensure: absent refuses a non-empty directory without force"
+mkdir -p "$ROOT/srv/full/sub"
+echo precious >"$ROOT/srv/full/sub/data"
+cat >full.yaml <<'EOF'
+resources:
+  - directory: /srv/full
+    ensure: absent
+EOF
+snapshot "$ROOT" >before
+expect_exit 1 tend apply full.yaml
+stdout_matches '^failed directory:/srv/full'
+assert_snapshot "the non-empty directory and its contents are untouched" before "$ROOT"
+
+step "ensure: absent with force: true removes a non-empty directory"
+cat >force.yaml <<'EOF'
+resources:
+  - directory: /srv/full
+    ensure: absent
+    force: true
+EOF
+expect_exit 0 tend apply force.yaml
+assert_absent "$ROOT/srv/full"
+check "its parent remains" test -d "$ROOT/srv"
+expect_exit 0 tend plan force.yaml
+
+done_testing
