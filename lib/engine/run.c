@@ -165,6 +165,10 @@ static void apply_one(struct run *run, struct resource *r)
 		ret = r->type->refresh(r, &run->ctx);
 		r->status = ret < 0 || r->status == RES_FAILED ? RES_FAILED : RES_CHANGED;
 	}
+	/* what changed may have removed or replaced directories (a directory
+	 * resource, a command): drop the cached parent directory */
+	if (r->status == RES_CHANGED || r->status == RES_FAILED)
+		fsroot_forget(&run->root);
 	if (r->status == RES_CHANGED)
 		notify_targets(r);
 }

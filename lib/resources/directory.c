@@ -150,8 +150,13 @@ static int mkdir_parents(struct resource *r, struct res_ctx *ctx, const char *pa
 			continue;
 		*c = '\0';
 		ret = fsroot_parent(ctx->root, p, &dirfd, &base);
-		if (ret == 0 && mkdirat(dirfd, base, 0755) < 0 && errno != EEXIST)
+		if (ret == 0 && mkdirat(dirfd, base, 0755) == 0) {
+			/* mkdir is subject to the umask; parents are documented as 0755 */
+			if (fchmodat(dirfd, base, 0755, 0) < 0)
+				ret = -errno;
+		} else if (ret == 0 && errno != EEXIST) {
 			ret = -errno;
+		}
 		*c = '/';
 	}
 	free(p);
@@ -180,7 +185,6 @@ static int dir_apply(struct resource *r, struct res_ctx *ctx)
 	if (d->ensure == ENSURE_ABSENT) {
 		if (!s->is_dir)
 			return res_fail(r, "%s is not a directory; refusing to remove it", r->name);
-		fsroot_forget(ctx->root);
 		if (unlinkat(dirfd, base, AT_REMOVEDIR) < 0) {
 			if ((errno != ENOTEMPTY && errno != EEXIST) || d->force != 1)
 				return res_fail(r, "cannot remove %s: %s%s", r->name, strerror(errno),
@@ -192,6 +196,8 @@ static int dir_apply(struct resource *r, struct res_ctx *ctx)
 			if (ret < 0)
 				return res_fail(r, "cannot remove %s: %s", r->name, strerror(-ret));
 		}
+		/* cached parents beneath the removed directory are gone */
+		fsroot_forget(ctx->root);
 		return 0;
 	}
 	if (s->exists && !s->is_dir)

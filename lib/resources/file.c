@@ -205,23 +205,13 @@ check_sum:
 /* resolve_follow - the path inside the root that the symlink at p points to. */
 static int resolve_follow(struct res_ctx *ctx, const char *p, char **ret)
 {
-	char proc[64], host[4096];
-	size_t rl = strlen(ctx->root->path);
-	ssize_t n;
-	int fd = fsroot_open_path(ctx->root, p, O_PATH, 0);
+	int r, fd = fsroot_open_path(ctx->root, p, O_PATH, 0);
 
 	if (fd < 0)
 		return fd;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, host, sizeof(host) - 1);
+	r = fsroot_fd_path(ctx->root, fd, ret);
 	close(fd);
-	if (n < 0)
-		return -errno;
-	host[n] = '\0';
-	if (strncmp(host, ctx->root->path, rl) || (host[rl] != '/' && host[rl] != '\0'))
-		return -EXDEV;
-	*ret = xstrdup(host[rl] ? host + rl : "/");
-	return 0;
+	return r;
 }
 
 static void reset_probe(struct file_state *s)
@@ -379,7 +369,6 @@ static int file_apply(struct resource *r, struct res_ctx *ctx)
 			return res_fail(r, "%s is a directory (set force: true to replace an empty one)", s->path);
 		if (unlinkat(dirfd, base, AT_REMOVEDIR) < 0)
 			return res_fail(r, "cannot remove directory %s: %s", s->path, strerror(errno));
-		fsroot_forget(ctx->root);
 		s->kind = FK_MISSING;
 	}
 	if (s->kind == FK_OTHER)

@@ -102,35 +102,14 @@ static int line_check(struct resource *r, struct res_ctx *ctx, struct tend_err *
 	return 0;
 }
 
-/* root_real - the host path of the root as the kernel resolves it ("" for "/"). */
-static int root_real(struct res_ctx *ctx, char *out, size_t n)
-{
-	char proc[64];
-	ssize_t len;
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ctx->root->fd);
-	len = readlink(proc, out, n - 1);
-	if (len < 0)
-		return -errno;
-	if ((size_t)len >= n - 1)
-		return -ENAMETOOLONG;
-	out[len] = '\0';
-	if (!strcmp(out, "/"))
-		out[0] = '\0';
-	return 0;
-}
-
 /*
  * target_of - the path in the root of the file open as fd, reached through
  * path: path itself unless its last component is a symlink.
  */
 static int target_of(struct res_ctx *ctx, const char *path, int fd, char **ret)
 {
-	char proc[64], host[4096], root[4096];
 	const char *base;
 	struct stat lst;
-	size_t rl;
-	ssize_t n;
 	int dirfd, r;
 
 	r = fsroot_parent(ctx->root, path, &dirfd, &base);
@@ -142,21 +121,7 @@ static int target_of(struct res_ctx *ctx, const char *path, int fd, char **ret)
 		*ret = xstrdup(path);
 		return 0;
 	}
-	r = root_real(ctx, root, sizeof(root));
-	if (r < 0)
-		return r;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, host, sizeof(host) - 1);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n >= sizeof(host) - 1)
-		return -ENAMETOOLONG;
-	host[n] = '\0';
-	rl = strlen(root);
-	if (strncmp(host, root, rl) || host[rl] != '/')
-		return -EXDEV;
-	*ret = xstrdup(host + rl);
-	return 0;
+	return fsroot_fd_path(ctx->root, fd, ret);
 }
 
 /*

@@ -127,8 +127,6 @@ static int link_apply(struct resource *r, struct res_ctx *ctx)
 					s->is_dir ? "directory" : "file");
 		if (unlinkat(dirfd, base, s->is_dir ? AT_REMOVEDIR : 0) < 0)
 			return res_fail(r, "cannot remove %s: %s", r->name, strerror(errno));
-		if (s->is_dir)
-			fsroot_forget(ctx->root);
 	}
 	snprintf(tmp, sizeof(tmp), ".%.200s.tend-link-%d", base, (int)getpid());
 	unlinkat(dirfd, tmp, 0);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -146,4 +147,37 @@ char *fsroot_host_path(const struct fsroot *r, const char *p)
 bool fsroot_is_host(const struct fsroot *r)
 {
 	return r->path[0] == '\0';
+}
+
+static int fd_host_path(int fd, char *out, size_t n)
+{
+	char proc[64];
+	ssize_t len;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	len = readlink(proc, out, n - 1);
+	if (len < 0)
+		return -errno;
+	if ((size_t)len >= n - 1)
+		return -ENAMETOOLONG;
+	out[len] = '\0';
+	return 0;
+}
+
+int fsroot_fd_path(const struct fsroot *r, int fd, char **ret)
+{
+	char root[4096], host[4096];
+	size_t rl;
+	int e;
+
+	if ((e = fd_host_path(r->fd, root, sizeof(root))) < 0 ||
+	    (e = fd_host_path(fd, host, sizeof(host))) < 0)
+		return e;
+	if (!strcmp(root, "/"))
+		root[0] = '\0';
+	rl = strlen(root);
+	if (strncmp(host, root, rl) || (host[rl] != '/' && host[rl] != '\0'))
+		return -EXDEV;
+	*ret = xstrdup(host[rl] ? host + rl : "/");
+	return 0;
 }

@@ -57,6 +57,14 @@ int fsroot_open_path(const struct fsroot *r, const char *p, int flags, mode_t mo
  */
 char *fsroot_host_path(const struct fsroot *r, const char *p);
 
+/*
+ * fsroot_fd_path - the path inside the root of the file open as fd, as the
+ * kernel resolved it (through symlinks).  Compared with the root's own
+ * resolved path, so a relative or symlinked --root works.  -EXDEV when fd
+ * is not beneath the root.  *ret is malloc'd.
+ */
+int fsroot_fd_path(const struct fsroot *r, int fd, char **ret);
+
 /* fsroot_is_host - whether the root is the host's "/". */
 bool fsroot_is_host(const struct fsroot *r);
 
