@@ -129,11 +129,52 @@ found:
 	return ret;
 }
 
+/* A binary min-heap of resources by declaration index: among the
+ * resources whose dependencies are done, the one declared first runs. */
+struct heap {
+	struct resource **v;
+	size_t n;
+};
+
+static void heap_push(struct heap *h, struct resource *r)
+{
+	size_t i = h->n++;
+
+	while (i > 0 && h->v[(i - 1) / 2]->order > r->order) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = r;
+}
+
+static struct resource *heap_pop(struct heap *h)
+{
+	struct resource *top = h->v[0], *last = h->v[--h->n];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1]->order < h->v[c]->order)
+			c++;
+		if (h->v[c]->order >= last->order)
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
 int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err *err)
 {
-	struct resource **order, **queue;
+	struct resource **order;
+	struct heap ready;
 	int *indeg;
-	size_t qh = 0, qt = 0, no = 0;
+	size_t no = 0;
 	int ret = 0;
 
 	for (size_t i = 0; i < c->n; i++)
@@ -147,9 +188,8 @@ int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err
 		if (r->type->autorequire)
 			r->type->autorequire(r, auto_add, &a);
 	}
-	/* Kahn's algorithm; ties keep declaration order because the queue
-	 * is fed in index order and every edge points backwards or forwards
-	 * only through explicit relations. */
+	/* Kahn's algorithm with a heap: dependencies first, otherwise
+	 * declaration order. */
 	indeg = xcalloc(c->n, sizeof(*indeg));
 	for (size_t i = 0; i < c->n; i++)
 		indeg[i] = (int)c->res[i]->ndeps;
@@ -169,18 +209,19 @@ int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err
 			rev[cnt[d] + fill[d]++] = c->res[i];
 		}
 	order = xcalloc(c->n + 1, sizeof(*order));
-	queue = xcalloc(c->n + 1, sizeof(*queue));
+	ready.v = xcalloc(c->n + 1, sizeof(*ready.v));
+	ready.n = 0;
 	for (size_t i = 0; i < c->n; i++)
 		if (indeg[i] == 0)
-			queue[qt++] = c->res[i];
-	while (qh < qt) {
-		struct resource *r = queue[qh++];
+			heap_push(&ready, c->res[i]);
+	while (ready.n) {
+		struct resource *r = heap_pop(&ready);
 		size_t d = (size_t)r->order;
 
 		order[no++] = r;
 		for (size_t k = cnt[d]; k < cnt[d + 1]; k++)
 			if (--indeg[rev[k]->order] == 0)
-				queue[qt++] = rev[k];
+				heap_push(&ready, rev[k]);
 	}
 	if (no < c->n) {
 		ret = cycle_error(c, indeg, err);
@@ -192,6 +233,6 @@ int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err
 	free(cnt);
 	free(rev);
 	free(fill);
-	free(queue);
+	free(ready.v);
 	return ret;
 }

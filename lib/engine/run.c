@@ -40,6 +40,7 @@ int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, 
 	r = fsroot_open(&run->root, o->root ? o->root : "/", err);
 	if (r < 0)
 		return r;
+	run->ctx.cat = cat;
 	run->ctx.root = &run->root;
 	run->ctx.users = &run->users;
 	run->ctx.plan = o->plan;

@@ -116,6 +116,9 @@ static int add_resource(struct catalog *c, const char *file, const struct ynode 
 			      nv->len == 0 && nv->kind == YN_SCALAR ? "nothing" : ynode_kind_name(nv));
 	if (memchr(nv->str, '\0', nv->len) || memchr(nv->str, '\n', nv->len))
 		return err_at(err, -EINVAL, file, nv->line, nv->col, "a resource name must be one line");
+	if (strstr(nv->str, "{{"))
+		return err_at(err, -EINVAL, file, nv->line, nv->col,
+			      "a resource name is its identity and is never a template; put {{ }} in attributes");
 	pos = pos_of(file, tk);
 	npos = pos_of(file, nv);
 	{

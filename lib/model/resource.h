@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+struct catalog;
 struct fsroot;
 struct userdb;
 
@@ -166,6 +167,7 @@ struct resource {
 
 /* The run-wide context handed to every operation. */
 struct res_ctx {
+	struct catalog *cat;            /* every resource of the run */
 	struct fsroot *root;
 	struct userdb *users;
 	json_t *tmpl;                   /* template context: vars + facts */

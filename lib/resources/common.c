@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "model/catalog.h"
+#include "resources/registry.h"
 #include "util/fsroot.h"
 #include "util/strutil.h"
 #include "util/userdb.h"
@@ -159,4 +160,40 @@ void res_autorequire_path(const char *path, const char *owner, const char *group
 		snprintf(id, sizeof(id), "group:%s", group);
 		add(arg, id);
 	}
+}
+
+bool res_dep_pending(const struct resource *r, const char *id)
+{
+	for (size_t i = 0; i < r->ndeps; i++) {
+		const struct resource *d = r->deps[i];
+
+		if (!strcmp(d->id, id))
+			return d->status == RES_CHANGE || d->status == RES_UNKNOWN ||
+			       d->status == RES_CHANGED;
+	}
+	return false;
+}
+
+bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char id[4096 + 16];
+	int n = slash ? (int)(slash - path) : 0;
+
+	if (!ctx->plan)
+		return false;
+	snprintf(id, sizeof(id), "directory:%.*s", n ? n : 1, path);
+	if (res_dep_pending(r, id))
+		return false;
+	/* a directory planned beneath the parent (parents: true) creates it too */
+	for (size_t i = 0; ctx->cat && i < ctx->cat->n; i++) {
+		const struct resource *o = ctx->cat->res[i];
+
+		if (o->type == &res_type_directory && (o->status == RES_CHANGE || o->status == RES_UNKNOWN) &&
+		    !strncmp(o->name, path, (size_t)n) && o->name[n] == '/')
+			return false;
+	}
+	res_unknown(r, "the parent directory %.*s does not exist and nothing in this run creates it",
+		    n ? n : 1, path);
+	return true;
 }

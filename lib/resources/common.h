@@ -32,8 +32,8 @@ int res_read_fd(int fd, size_t max, struct buf *out, struct stat *st);
 /*
  * res_resolve_owner - owner/group names or numbers to ids inside the root;
  * a NULL name gives (uid_t)-1 / (gid_t)-1.  An unknown name fails with a
- * message on r (res_fail) in apply, or res_unknown in plan when a user or
- * group resource of the same name is declared (it may create it).
+ * message on r (res_fail) in apply, or res_unknown in plan (a user or
+ * group resource in this run may create it); -ENOENT then.
  */
 int res_resolve_owner(struct resource *r, struct res_ctx *ctx, const char *owner,
 		      const char *group, uid_t *ret_uid, gid_t *ret_gid);
@@ -52,6 +52,19 @@ int res_fix_meta(struct resource *r, int dirfd, const char *base, uid_t uid, gid
  * and user:OWNER, group:GROUP when given. */
 void res_autorequire_path(const char *path, const char *owner, const char *group,
 			  void (*add)(void *arg, const char *id), void *arg);
+
+/*
+ * res_dep_pending - whether r depends on the resource id and the plan has
+ * it changing (or unknown): what it creates cannot be seen by probing yet.
+ */
+bool res_dep_pending(const struct resource *r, const char *id);
+
+/*
+ * res_no_parent - the parent directory of path is missing.  In a plan,
+ * when no resource this one depends on will create it, say so (unknown)
+ * and return true: the plan must not promise a creation apply cannot do.
+ */
+bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *path);
 
 /* res_mode_str - "0644" into a 8-byte buffer. */
 const char *res_mode_str(unsigned mode, char out[8]);

@@ -91,6 +91,8 @@ static int dir_diff(struct resource *r, struct res_ctx *ctx)
 			res_change(r, "ensure", s->is_dir ? "directory" : "not a directory", "absent");
 		return 0;
 	}
+	if (s->no_parent && d->parents != 1 && res_no_parent_unknown(r, ctx, r->name))
+		return 0;
 	if (!s->exists) {
 		res_change(r, "ensure", "absent", "directory");
 		return 0;

@@ -86,7 +86,7 @@ static const struct res_attr file_attrs[] = {
 static int file_check(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 {
 	struct file_desired *d = D(r);
-	int n = !!res_find_attr(r, "content") + !!d->source + !!d->template;
+	int n = !!d->content + !!d->source + !!d->template;
 
 	(void)ctx;
 	if (n > 1)
@@ -333,6 +333,8 @@ static int file_diff(struct resource *r, struct res_ctx *ctx)
 			res_change(r, "ensure", kind_name(s->kind), "absent");
 		return 0;
 	}
+	if (s->kind == FK_NOPARENT && res_no_parent_unknown(r, ctx, s->path))
+		return 0;
 	if (s->kind != FK_REGULAR) {
 		res_change(r, "ensure", kind_name(s->kind), "file");
 		return 0;

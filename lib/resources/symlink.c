@@ -25,7 +25,7 @@ struct link_desired {
 };
 
 struct link_state {
-	bool exists, is_link, is_dir;
+	bool exists, is_link, is_dir, no_parent;
 	char target[4096];
 };
 
@@ -64,8 +64,10 @@ static int link_probe(struct resource *r, struct res_ctx *ctx)
 
 	memset(s, 0, sizeof(*s));
 	ret = fsroot_parent(ctx->root, r->name, &dirfd, &base);
-	if (ret == -ENOENT || ret == -ENOTDIR)
+	if (ret == -ENOENT || ret == -ENOTDIR) {
+		s->no_parent = true;
 		return 0;
+	}
 	if (ret < 0)
 		return res_fail(r, "cannot open the parent of %s: %s", r->name, strerror(-ret));
 	n = readlinkat(dirfd, base, s->target, sizeof(s->target) - 1);
@@ -90,12 +92,13 @@ static int link_diff(struct resource *r, struct res_ctx *ctx)
 	struct link_desired *d = D(r);
 	struct link_state *s = S(r);
 
-	(void)ctx;
 	if (d->ensure == ENSURE_ABSENT) {
 		if (s->is_link)
 			res_change(r, "ensure", "symlink", "absent");
 		return 0;
 	}
+	if (s->no_parent && res_no_parent_unknown(r, ctx, r->name))
+		return 0;
 	if (!s->exists)
 		res_change(r, "ensure", "absent", "symlink");
 	else if (!s->is_link)

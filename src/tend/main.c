@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 		for (const struct cli_cmd *c = commands; c->name; c++)
 			if (!strcmp(c->name, argv[2]))
 				return c->run(2, args);
+		name = argv[2];
 	}
 	for (const struct cli_cmd *c = commands; c->name; c++)
 		if (!strcmp(c->name, name))

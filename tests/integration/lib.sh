@@ -167,6 +167,11 @@ tend() {
 run() {
 	"$@" >"$OUT" 2>"$ERR"
 	RC=$?
+	# Under an ASan/UBSan build a report on stderr is a failure even when
+	# the exit status is the expected one (e.g. 1 for bad input).
+	if grep -qE '^==[0-9]+==ERROR: |^SUMMARY: [A-Za-z]+Sanitizer|: runtime error: ' "$ERR"; then
+		fail "$(_show "$*"): no sanitizer report" "$(head -n 40 "$ERR")"
+	fi
 	return 0
 }
 
@@ -206,9 +211,9 @@ refute() {
 
 # --- assertions on output ----------------------------------------------------
 
-_assert_grep() { # NAME FILE WHICH GREP-ARGS...
-	local name=$1 file=$2 which=$3
-	shift 3
+_assert_grep() { # NAME FILE GREP-ARGS...
+	local name=$1 file=$2
+	shift 2
 	if grep -q "$@" -- "$file"; then
 		ok "$name"
 	else
@@ -216,7 +221,7 @@ _assert_grep() { # NAME FILE WHICH GREP-ARGS...
 	fi
 }
 
-_refute_grep() {
+_refute_grep() { # NAME FILE GREP-ARGS...
 	local name=$1 file=$2
 	shift 2
 	if grep -q "$@" -- "$file"; then
@@ -227,13 +232,13 @@ _refute_grep() {
 }
 
 # stdout_has TEXT / stderr_has TEXT - the last output contains TEXT.
-stdout_has() { _assert_grep "stdout has '$1'" "$OUT" out -F -e "$1"; }
-stderr_has() { _assert_grep "stderr has '$1'" "$ERR" err -F -e "$1"; }
+stdout_has() { _assert_grep "stdout has '$1'" "$OUT" -F -e "$1"; }
+stderr_has() { _assert_grep "stderr has '$1'" "$ERR" -F -e "$1"; }
 stdout_lacks() { _refute_grep "stdout lacks '$1'" "$OUT" -F -e "$1"; }
 stderr_lacks() { _refute_grep "stderr lacks '$1'" "$ERR" -F -e "$1"; }
 # stdout_matches ERE / stderr_matches ERE - some line matches ERE.
-stdout_matches() { _assert_grep "stdout matches /$1/" "$OUT" out -E -e "$1"; }
-stderr_matches() { _assert_grep "stderr matches /$1/" "$ERR" err -E -e "$1"; }
+stdout_matches() { _assert_grep "stdout matches /$1/" "$OUT" -E -e "$1"; }
+stderr_matches() { _assert_grep "stderr matches /$1/" "$ERR" -E -e "$1"; }
 stdout_lacks_match() { _refute_grep "no stdout line matches /$1/" "$OUT" -E -e "$1"; }
 
 # summary_is TEXT - the text summary line reads "tend: N resources: TEXT in M ms".

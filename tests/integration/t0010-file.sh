@@ -96,6 +96,18 @@ assert_mode "$ROOT/etc/existing" 600
 assert_file_content "$ROOT/etc/existing" $'keep me\n'
 expect_exit 0 tend plan modeonly.yaml
 
+step "rewriting an existing file without mode keeps its mode"
+printf 'old\n' >"$ROOT/etc/private"
+chmod 0600 "$ROOT/etc/private"
+cat >keepmode.yaml <<'EOF'
+resources:
+  - file: /etc/private
+    content: "new\n"
+EOF
+expect_exit 0 tend apply keepmode.yaml
+assert_file_content "$ROOT/etc/private" $'new\n'
+assert_mode "$ROOT/etc/private" 600
+
 step "source: a file relative to the manifest's directory, copied byte for byte"
 mkdir -p "$T/conf/files" "$T/elsewhere"
 printf 'binary\000data\377\nno final newline' >"$T/conf/files/app.bin"

@@ -71,6 +71,26 @@ expect_exit 0 tend apply site.yaml
 assert_owner "$ROOT/srv/data.txt" 1234:2345
 assert_file_content "$ROOT/srv/data.txt" $'owned\n'
 
+step "rewriting a file without owner/group/mode keeps them"
+printf 'a=1\n' >"$ROOT/srv/alice.conf"
+chown 1234:2345 "$ROOT/srv/alice.conf"
+chmod 0640 "$ROOT/srv/alice.conf"
+cp -p "$ROOT/srv/alice.conf" "$ROOT/srv/alice.file"
+cat >keep.yaml <<'EOF'
+resources:
+  - line: "b=2"
+    path: /srv/alice.conf
+  - file: /srv/alice.file
+    content: "replaced\n"
+EOF
+expect_exit 0 tend apply keep.yaml
+assert_lines "$ROOT/srv/alice.conf" "a=1" "b=2"
+assert_owner "$ROOT/srv/alice.conf" 1234:2345
+assert_mode "$ROOT/srv/alice.conf" 640
+assert_file_content "$ROOT/srv/alice.file" $'replaced\n'
+assert_owner "$ROOT/srv/alice.file" 1234:2345
+assert_mode "$ROOT/srv/alice.file" 640
+
 step "an owner unknown inside the root fails that resource only"
 cat >unknown.yaml <<'EOF'
 resources:
@@ -83,5 +103,20 @@ EOF
 expect_exit 1 tend apply unknown.yaml
 stdout_matches '^failed file:/srv/ghost.txt'
 assert_file_content "$ROOT/srv/fine.txt" $'fine\n'
+
+step "exec user: runs the command as the root's user, with its group"
+# the command, running as uid 1234, must reach a directory under $T
+chmod 0711 "$T"
+mkdir -m 1777 "$T/shared"
+cat >runas.yaml <<EOF
+resources:
+  - exec: whoami
+    command: ["/bin/sh", "-c", "id -u > $T/shared/uid; id -g > $T/shared/gid"]
+    user: alice
+EOF
+expect_exit 0 tend apply runas.yaml
+assert_file_content "$T/shared/uid" $'1234\n'
+assert_file_content "$T/shared/gid" $'2345\n'
+assert_owner "$T/shared/uid" 1234:2345
 
 done_testing

@@ -33,8 +33,8 @@ resources:
 EOF
 
 step "the facts command reports a hostname"
-expect_exit 0 tend facts hostname
-host=$(cat "$OUT")
+expect_exit 0 tend facts --json hostname
+host=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])))' "$OUT")
 check "the hostname fact is not empty" test -n "$host"
 
 expected_conf() { # PORT
@@ -72,6 +72,24 @@ echo "extra = yes" >>"$T/site/templates/app.conf.tmpl"
 expect_exit 2 tend plan "$T/site/site.yaml"
 expect_exit 0 tend apply "$T/site/site.yaml"
 assert_file_content "$ROOT/etc/app.conf" "$(expected_conf 8080)"$'\n'"extra = yes"$'\n'
+
+step "any string attribute is a template, not only content"
+cat >attrs.yaml <<'EOF'
+vars:
+  perm: "0600"
+  conf: app.d
+resources:
+  - file: /etc/moded
+    content: "x\n"
+    mode: "{{ perm }}"
+  - line: "enabled=1"
+    path: "/etc/{{ conf }}"
+    create: true
+EOF
+expect_exit 0 tend apply attrs.yaml
+assert_mode "$ROOT/etc/moded" 600
+assert_lines "$ROOT/etc/app.d" "enabled=1"
+expect_exit 0 tend plan attrs.yaml
 
 step "--var supplies a variable the manifest does not define"
 cat >onlyvar.yaml <<'EOF'

@@ -87,6 +87,20 @@ expect_exit 0 tend apply subscribe.yaml
 expect_exit 0 tend apply subscribe.yaml
 check "restart ran exactly once over two runs" test "$(grep -c restart "$LOG")" -eq 1
 
+step "notify: the notified exec runs after the notifier, wherever it is declared"
+: >"$LOG"
+cat >notify-order.yaml <<EOF
+resources:
+  - exec: show
+    command: ["/bin/sh", "-c", "cat $ROOT/etc/shown >> $LOG"]
+    refreshonly: true
+  - file: /etc/shown
+    content: "fresh\n"
+    notify: exec:show
+EOF
+expect_exit 0 tend apply notify-order.yaml
+assert_lines "$LOG" "fresh"
+
 step "a failed resource skips its dependents, transitively, and nothing else"
 : >"$LOG"
 cat >failure.yaml <<EOF
@@ -110,6 +124,33 @@ summary_is "1 changed, 0 ok, 1 failed, 2 skipped"
 assert_absent "$ROOT/etc/needs-broken"
 check "the transitive dependent did not run" test ! -s "$LOG"
 assert_file_content "$ROOT/etc/independent" $'still applied\n'
+
+step "before, notify and subscribe are dependencies too: a failure skips through them"
+: >"$LOG"
+cat >failure2.yaml <<EOF
+resources:
+  - exec: fails
+    command: ["/bin/false"]
+    before: file:/etc/after-fails
+  - file: /etc/after-fails
+    content: "x\n"
+  - file: /no/such/dir/conf
+    content: "x\n"
+    notify: exec:refresh
+  - exec: refresh
+    command: ["/bin/sh", "-c", "echo refresh >> $LOG"]
+    refreshonly: true
+  - exec: subscriber
+    command: ["/bin/sh", "-c", "echo subscriber >> $LOG"]
+    subscribe: exec:fails
+EOF
+expect_exit 1 tend apply failure2.yaml
+stdout_matches '^skipped file:/etc/after-fails: .*exec:fails'
+stdout_matches '^skipped exec:refresh: .*file:/no/such/dir/conf'
+stdout_matches '^skipped exec:subscriber: .*exec:fails'
+summary_is "0 changed, 0 ok, 2 failed, 3 skipped"
+assert_absent "$ROOT/etc/after-fails"
+check "neither exec ran" test ! -s "$LOG"
 
 step "a dependency cycle is an input error that names it and writes nothing"
 : >"$LOG"

@@ -95,6 +95,24 @@ s = d["summary"]
 assert (s["total"], s["ok"], s["changed"], s["failed"], s["skipped"]) == (2, 2, 0, 0, 0), s
 assert all(r["status"] == "ok" for r in d["resources"]), d["resources"]'
 
+step "plan exits 1 when a resource cannot be probed"
+mkdir "$ROOT/etc/a-dir"
+cat >probe-dir.yaml <<'EOF'
+resources:
+  - line: "x=1"
+    path: /etc/a-dir
+EOF
+expect_exit 1 tend plan probe-dir.yaml
+echo "a regular file" >"$ROOT/etc/not-a-dir"
+cat >probe-notdir.yaml <<'EOF'
+resources:
+  - file: /etc/not-a-dir/child
+    content: "x\n"
+EOF
+# lstat of /etc/not-a-dir/child fails with ENOTDIR: its state is unknowable
+expect_exit 1 tend plan probe-notdir.yaml
+stdout_lacks_match '^\+ file:/etc/not-a-dir/child'
+
 step "an input error with --json"
 cat >typo.yaml <<'EOF'
 resources:

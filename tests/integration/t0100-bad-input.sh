@@ -146,6 +146,17 @@ bad_input "a dependency cycle" bad.yaml '(6|7|8|9|10|11)' \
 EOF
 bad_input "content and source together" bad.yaml '[678]' "content|source"
 
+{ header; cat <<'EOF'; } >bad.yaml
+  - exec: echo hi | tee written-by-a-shell
+EOF
+bad_input "shell syntax in a command without shell: true" bad.yaml 6 "shell"
+
+{ header; cat <<'EOF'; } >bad.yaml
+  - exec: piped
+    command: "echo hi; true"
+EOF
+bad_input "shell syntax in a command string without shell: true" bad.yaml 7 "shell"
+
 { cat <<'EOF'; header | tail -n +2; } >bad.yaml
 resources:
   - file: /etc/first

@@ -16,7 +16,7 @@ resources:
     command: ["/bin/sh", "-c", "echo start $1 >> $LOG; sleep $2; echo end $1 >> $LOG"]
 EOF
 }
-manifest first 1.5
+manifest first 1
 manifest second 0.2
 manifest third 0.2
 
@@ -31,7 +31,7 @@ wait_for_line() {
 }
 
 step "a second apply waits until the first has finished"
-bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml
+bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml >>"$T/bg.out" 2>&1
 first=$BG_PID
 check "the first apply started its command" wait_for_line "start first"
 timeout -k 5 60 "$TEND" apply --root "$ROOT" second.yaml >"$T/second.out" 2>"$T/second.err"
@@ -46,7 +46,7 @@ check "the second apply said it was waiting for this root" \
 
 step "--no-wait fails at once while another apply holds the lock"
 : >"$LOG"
-bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml
+bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml >>"$T/bg.out" 2>&1
 first=$BG_PID
 check "the first apply started its command" wait_for_line "start first"
 t0=$(now_ms)
@@ -61,14 +61,27 @@ step "--no-wait succeeds once the lock is free"
 expect_exit 0 tend apply --no-wait third.yaml
 assert_lines "$LOG" "start first" "end first" "start third" "end third"
 
+step "the lock belongs to the directory, however its path is spelled"
+: >"$LOG"
+ln -s "$ROOT" "$T/root-link"
+bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml >>"$T/bg.out" 2>&1
+first=$BG_PID
+check "the first apply started its command" wait_for_line "start first"
+run timeout -k 5 60 "$TEND" apply --no-wait --root "$ROOT/" third.yaml
+check "--root ROOT/ (trailing slash) is refused under --no-wait" test "$RC" -eq 1
+run timeout -k 5 60 "$TEND" apply --no-wait --root "$T/root-link" third.yaml
+check "--root via a symlink to ROOT is refused under --no-wait" test "$RC" -eq 1
+wait "$first"
+assert_lines "$LOG" "start first" "end first"
+
 step "two applies racing for the lock never interleave"
 : >"$LOG"
-manifest racer-a 0.3
-manifest racer-b 0.3
+manifest racer-a 0.2
+manifest racer-b 0.2
 for i in 1 2 3; do
-	bg timeout -k 5 60 "$TEND" apply -q --root "$ROOT" racer-a.yaml
+	bg timeout -k 5 60 "$TEND" apply -q --root "$ROOT" racer-a.yaml >>"$T/bg.out" 2>&1
 	a=$BG_PID
-	bg timeout -k 5 60 "$TEND" apply -q --root "$ROOT" racer-b.yaml
+	bg timeout -k 5 60 "$TEND" apply -q --root "$ROOT" racer-b.yaml >>"$T/bg.out" 2>&1
 	b=$BG_PID
 	wait "$a"
 	wait "$b"
@@ -85,7 +98,7 @@ step "applies on different roots run side by side"
 : >"$LOG"
 mkdir "$T/root2"
 manifest other-root 1
-bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml
+bg timeout -k 5 60 "$TEND" apply --root "$ROOT" first.yaml >>"$T/bg.out" 2>&1
 first=$BG_PID
 check "the first apply started its command" wait_for_line "start first"
 t0=$(now_ms)
