@@ -66,7 +66,9 @@ static int dir_probe(struct resource *r, struct res_ctx *ctx)
 		s->exists = s->is_dir = true;
 	} else {
 		ret = fsroot_parent(ctx->root, r->name, &dirfd, &base);
-		if (ret == -ENOENT || ret == -ENOTDIR) {
+		if (ret == -ENOTDIR)
+			return res_fail(r, "a parent of %s is not a directory", r->name);
+		if (ret == -ENOENT) {
 			s->no_parent = true;
 		} else if (ret < 0) {
 			return res_fail(r, "cannot open the parent of %s: %s", r->name, strerror(-ret));

@@ -231,7 +231,9 @@ static int probe_path(struct resource *r, struct res_ctx *ctx, const char *p, bo
 	int dirfd, ret;
 
 	ret = fsroot_parent(ctx->root, p, &dirfd, &base);
-	if (ret == -ENOENT || ret == -ENOTDIR) {
+	if (ret == -ENOTDIR)
+		return res_fail(r, "a parent of %s is not a directory", r->name);
+	if (ret == -ENOENT) {
 		s->kind = FK_NOPARENT;
 		return 0;
 	}

@@ -64,7 +64,9 @@ static int link_probe(struct resource *r, struct res_ctx *ctx)
 
 	memset(s, 0, sizeof(*s));
 	ret = fsroot_parent(ctx->root, r->name, &dirfd, &base);
-	if (ret == -ENOENT || ret == -ENOTDIR) {
+	if (ret == -ENOTDIR)
+		return res_fail(r, "a parent of %s is not a directory", r->name);
+	if (ret == -ENOENT) {
 		s->no_parent = true;
 		return 0;
 	}
