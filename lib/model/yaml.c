@@ -359,7 +359,7 @@ static json_t *typed_scalar(const struct ynode *n)
 		return json_true();
 	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
 		return json_false();
-	if (str_to_ll(s, 10, LLONG_MIN, LLONG_MAX, &v) == 0 && s[0] != '+')
+	if (str_to_ll(s, 10, LLONG_MIN, LLONG_MAX, &v) == 0)
 		return json_integer(v);
 	if (str_has_prefix(s, "0o") && str_to_ll(s + 2, 8, 0, LLONG_MAX, &v) == 0)
 		return json_integer(v);

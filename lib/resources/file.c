@@ -337,6 +337,10 @@ static int file_diff(struct resource *r, struct res_ctx *ctx)
 	}
 	if (s->kind == FK_NOPARENT && res_no_parent_unknown(r, ctx, s->path))
 		return 0;
+	if (s->kind == FK_DIRECTORY && d->force != 1)
+		return res_fail(r, "%s is a directory (set force: true to replace an empty one)", s->path);
+	if (s->kind == FK_OTHER)
+		return res_fail(r, "%s is a special file; refusing to replace it", s->path);
 	if (s->kind != FK_REGULAR) {
 		res_change(r, "ensure", kind_name(s->kind), "file");
 		return 0;

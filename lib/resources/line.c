@@ -296,7 +296,7 @@ static int missing(struct resource *r, struct res_ctx *ctx, enum line_where wher
 		if (res_dep_pending(r, id))
 			res_unknown(r, "%s is created by %s first; the line is checked then", d->path, id);
 		else
-			res_unknown(r, "%s does not exist (set create: true to create it)", d->path);
+			return res_fail(r, "%s does not exist (set create: true to create it)", d->path);
 		return 0;
 	}
 	return res_fail(r, "%s does not exist (set create: true to create it)", d->path);

@@ -103,6 +103,9 @@ static int link_diff(struct resource *r, struct res_ctx *ctx)
 		return 0;
 	if (!s->exists)
 		res_change(r, "ensure", "absent", "symlink");
+	else if (!s->is_link && d->force != 1)
+		return res_fail(r, "%s is a %s; set force: true to replace it with a symlink", r->name,
+				s->is_dir ? "directory" : "file");
 	else if (!s->is_link)
 		res_change(r, "ensure", s->is_dir ? "directory" : "file", "symlink");
 	else if (strcmp(s->target, d->target))

@@ -37,10 +37,14 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* tmp_name - ".BASE.tend-XXXXXX"; the suffix comes from the pid and a counter. */
-static void tmp_name(char *out, size_t n, const char *base, unsigned attempt)
+/*
+ * tmp_name - ".BASE.tend-new".  One fixed name per target: runs on a root
+ * are serialised by its lock, so a name that already exists is a leftover
+ * of a killed run, and the next write of the same file removes it.
+ */
+static void tmp_name(char *out, size_t n, const char *base)
 {
-	snprintf(out, n, ".%.200s.tend-%06x", base, (unsigned)(getpid() * 31u + attempt) & 0xffffffu);
+	snprintf(out, n, ".%.200s.tend-new", base);
 }
 
 static int open_tmp(int dirfd, const char *base, mode_t mode, char *name, size_t n, int *named)
@@ -50,8 +54,8 @@ static int open_tmp(int dirfd, const char *base, mode_t mode, char *name, size_t
 	*named = 0;
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
 		return fd < 0 ? -errno : fd;
-	for (unsigned i = 0; i < 100; i++) {
-		tmp_name(name, n, base, i + 1000);
+	tmp_name(name, n, base);
+	for (unsigned i = 0; i < 2; i++) {
 		fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode & 0777);
 		if (fd >= 0) {
 			*named = 1;
@@ -59,6 +63,7 @@ static int open_tmp(int dirfd, const char *base, mode_t mode, char *name, size_t
 		}
 		if (errno != EEXIST)
 			return -errno;
+		unlinkat(dirfd, name, 0); /* a leftover of a killed run */
 	}
 	return -EEXIST;
 }
@@ -67,8 +72,8 @@ static int link_tmp(int dirfd, int fd, const char *base, char *name, size_t n)
 {
 	char proc[64];
 
-	for (unsigned i = 0; i < 100; i++) {
-		tmp_name(name, n, base, i);
+	tmp_name(name, n, base);
+	for (unsigned i = 0; i < 2; i++) {
 		if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
 			return 0;
 		if (errno == ENOENT || errno == EPERM) {
@@ -78,8 +83,7 @@ static int link_tmp(int dirfd, int fd, const char *base, char *name, size_t n)
 		}
 		if (errno != EEXIST)
 			return -errno;
-		/* a stale temp of ours from a killed run: remove and retry */
-		unlinkat(dirfd, name, 0);
+		unlinkat(dirfd, name, 0); /* a leftover of a killed run */
 	}
 	return -EEXIST;
 }

@@ -6,7 +6,7 @@
  * directory, given its mode and owner, fsync'd, linked under a temporary
  * name and renamed over the target; then the directory is fsync'd.  Killed
  * at any moment, the target holds the old bytes or the new ones; at worst
- * a ".NAME.tend-XXXXXX" link remains, which atomic_write_at removes on the
+ * a ".NAME.tend-new" link remains, which atomic_write_at removes on the
  * next write of the same file.
  */
 #ifndef TEND_ATOMIC_H

@@ -209,7 +209,14 @@ int proc_run(const struct proc_spec *s, struct proc_result *res, struct tend_err
 		close(inp[0]);
 		inp[0] = in_fd = -1;
 	}
-	r = wait_loop(s, pid, pidfd, outp[0], inp[1], res);
+	{
+		/* a command that does not read its stdin must not kill us with SIGPIPE */
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+
+		sigaction(SIGPIPE, &ign, &old);
+		r = wait_loop(s, pid, pidfd, outp[0], inp[1], res);
+		sigaction(SIGPIPE, &old, NULL);
+	}
 	inp[1] = -1; /* closed by wait_loop */
 out:
 	for (int i = 0; i < 2; i++) {

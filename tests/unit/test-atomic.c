@@ -177,7 +177,8 @@ static void empty_and_binary_content_are_written_exactly(void **state)
 	char buf[64];
 
 	put(f, "e", "not empty");
-	assert_int_equal(atomic_write_at(f->dirfd, "e", "", 0, 0600, ATOMIC_KEEP_OWNER, (gid_t)-1), 0);
+	assert_int_equal(atomic_write_at(f->dirfd, "e", "", 0, 0600, ATOMIC_KEEP_OWNER, (gid_t)-1),
+			 0);
 	assert_int_equal(slurp(f, "e", buf, sizeof(buf)), 0);
 	assert_int_equal(atomic_write_at(f->dirfd, "b", bin, sizeof(bin), 0600, ATOMIC_KEEP_OWNER,
 					 (gid_t)-1),
@@ -196,8 +197,8 @@ static void large_content_is_written_whole(void **state)
 	assert_non_null(back);
 	for (size_t i = 0; i < n; i++)
 		data[i] = (char)(i * 7 + i / 4096);
-	assert_int_equal(atomic_write_at(f->dirfd, "big", data, n, 0644, ATOMIC_KEEP_OWNER, (gid_t)-1),
-			 0);
+	assert_int_equal(
+		atomic_write_at(f->dirfd, "big", data, n, 0644, ATOMIC_KEEP_OWNER, (gid_t)-1), 0);
 	assert_int_equal(slurp(f, "big", back, n + 1), (ssize_t)n);
 	assert_memory_equal(back, data, n);
 	free(data);
@@ -225,7 +226,8 @@ static void mode_is_set_exactly_whatever_the_umask(void **state)
 				fail_msg("umask %03o mode %04o: %d", masks[i], modes[j], r);
 			got = mode_of(f, "m");
 			if (got != modes[j])
-				fail_msg("umask %03o: wanted mode %04o, got %04o", masks[i], modes[j], got);
+				fail_msg("umask %03o: wanted mode %04o, got %04o", masks[i],
+					 modes[j], got);
 		}
 	}
 	umask(old);
@@ -328,9 +330,8 @@ static void stale_temporary_from_a_killed_run_is_removed_on_next_write(void **st
 {
 	struct fixture *f = *state;
 
-	/* a run killed between link and rename leaves ".NAME.tend-XXXXXX";
-	 * its suffix comes from that run's pid, not ours */
-	put(f, ".motd.tend-00001f", "half-written");
+	/* a run killed between link and rename leaves ".NAME.tend-new" */
+	put(f, ".motd.tend-new", "half-written");
 	put(f, "motd", "old");
 	assert_int_equal(WRITE(f, "motd", "new", 0644), 0);
 	assert_names(f, "motd");
@@ -368,10 +369,12 @@ static int write_as_nobody(struct fixture *f, const char *name)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(p[0]);
-		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
 			r = -1000;
 		else
-			r = atomic_write_at(f->dirfd, name, "new", 3, 0644, ATOMIC_KEEP_OWNER, (gid_t)-1);
+			r = atomic_write_at(f->dirfd, name, "new", 3, 0644, ATOMIC_KEEP_OWNER,
+					    (gid_t)-1);
 		if (write(p[1], &r, sizeof(r)) != sizeof(r))
 			_exit(2);
 		_exit(0);

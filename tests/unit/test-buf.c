@@ -178,7 +178,8 @@ static void printf_of_empty_text_on_a_fresh_buffer_gives_empty_string(void **sta
 	buf_free(&b);
 }
 
-static int vprintf_helper(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int vprintf_helper(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int vprintf_helper(struct buf *b, const char *fmt, ...)
 {

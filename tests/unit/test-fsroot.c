@@ -2,7 +2,8 @@
  * test-fsroot.c - unit tests for path resolution beneath a managed root
  * (util/fsroot.h).
  *
- * Each test builds a temporary root:
+ * Each test builds a temporary root, TOP/root, with room beside it in TOP
+ * for what must be outside it:
  *
  *   ROOT/etc/marker        "inside\n"
  *   ROOT/etc/evil   ->  /etc          (absolute symlink)
@@ -32,7 +33,8 @@
 #include "util/fsroot.h"
 
 struct fixture {
-	char root[PATH_MAX];
+	char top[256];
+	char root[512];
 	struct fsroot r;
 };
 
@@ -62,8 +64,11 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->root, sizeof(f->root), "/tmp/tend-test-fsroot-XXXXXX");
-	if (!mkdtemp(f->root))
+	snprintf(f->top, sizeof(f->top), "/tmp/tend-test-fsroot-XXXXXX");
+	if (!mkdtemp(f->top))
+		return -1;
+	snprintf(f->root, sizeof(f->root), "%s/root", f->top);
+	if (mkdir(f->root, 0755) < 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/etc", f->root);
 	if (mkdir(p, 0755) < 0)
@@ -98,7 +103,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	fsroot_close(&f->r);
-	rm_rf(f->root);
+	rm_rf(f->top);
 	free(f);
 	return 0;
 }
@@ -132,8 +137,8 @@ static void same_inode(int fd, const char *host_path)
 
 static void path_ok_accepts_absolute_normalised_paths(void **state)
 {
-	static const char *const good[] = { "/", "/etc", "/etc/motd", "/a/b/c", "/.hidden",
-					     "/...", "/a/..b", "/a/b.", "/a b/c:d" };
+	static const char *const good[] = { "/",    "/etc",   "/etc/motd", "/a/b/c",  "/.hidden",
+					    "/...", "/a/..b", "/a/b.",	   "/a b/c:d" };
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -143,9 +148,9 @@ static void path_ok_accepts_absolute_normalised_paths(void **state)
 
 static void path_ok_refuses_relative_empty_dot_and_dotdot_components(void **state)
 {
-	static const char *const bad[] = { "",      "etc",    "etc/motd", "./etc", "//",
-					    "//etc", "/etc//x", "/etc/",    "/.",    "/./etc",
-					    "/etc/.", "/..",    "/../etc",  "/a/..", "/a/../b" };
+	static const char *const bad[] = { "",	     "etc",	"etc/motd", "./etc", "//",
+					   "//etc",  "/etc//x", "/etc/",    "/.",    "/./etc",
+					   "/etc/.", "/..",	"/../etc",  "/a/..", "/a/../b" };
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -461,7 +466,6 @@ static void fd_path_outside_the_root_is_exdev(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(fsroot_fd_path(&f->r, fd, &p), -EXDEV);
 	close(fd);
-	rmdir(sibling);
 	assert_string_equal(p, "untouched");
 }
 
@@ -474,7 +478,7 @@ static void fd_path_works_for_a_root_given_through_a_symlink(void **state)
 	char *p = NULL;
 	int fd;
 
-	snprintf(link, sizeof(link), "%s-link", f->root);
+	snprintf(link, sizeof(link), "%s/link", f->top);
 	assert_int_equal(symlink(f->root, link), 0);
 	assert_int_equal(fsroot_open(&r, link, &err), 0);
 	fd = fsroot_open_path(&r, "/etc/evil/marker", O_RDONLY, 0);
@@ -484,42 +488,33 @@ static void fd_path_works_for_a_root_given_through_a_symlink(void **state)
 	free(p);
 	close(fd);
 	fsroot_close(&r);
-	unlink(link);
 }
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(path_ok_accepts_absolute_normalised_paths),
 		cmocka_unit_test(path_ok_refuses_relative_empty_dot_and_dotdot_components),
-		cmocka_unit_test_setup_teardown(open_strips_trailing_slashes_and_host_path_prefixes_it,
-						setup, teardown),
+		T(open_strips_trailing_slashes_and_host_path_prefixes_it),
 		cmocka_unit_test(host_root_has_an_empty_prefix),
-		cmocka_unit_test_setup_teardown(open_of_a_missing_root_fails_and_names_it, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(open_path_reads_files_inside_the_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(absolute_symlink_resolves_inside_the_root, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(dotdot_is_clamped_at_the_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			creating_through_an_absolute_symlink_creates_inside_the_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(root_itself_opens_for_slash_and_empty_path, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(nofollow_opens_the_link_itself, setup, teardown),
-		cmocka_unit_test_setup_teardown(open_path_fds_are_close_on_exec, setup, teardown),
-		cmocka_unit_test_setup_teardown(parent_gives_the_directory_fd_and_last_component, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(parent_through_an_absolute_symlink_stays_inside, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(parent_fails_for_missing_or_non_directory_parents,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(parent_cache_reuses_the_fd_until_forget, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(fd_path_is_the_path_inside_the_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(fd_path_outside_the_root_is_exdev, setup, teardown),
-		cmocka_unit_test_setup_teardown(fd_path_works_for_a_root_given_through_a_symlink, setup,
-						teardown),
+		T(open_of_a_missing_root_fails_and_names_it),
+		T(open_path_reads_files_inside_the_root),
+		T(absolute_symlink_resolves_inside_the_root),
+		T(dotdot_is_clamped_at_the_root),
+		T(creating_through_an_absolute_symlink_creates_inside_the_root),
+		T(root_itself_opens_for_slash_and_empty_path),
+		T(nofollow_opens_the_link_itself),
+		T(open_path_fds_are_close_on_exec),
+		T(parent_gives_the_directory_fd_and_last_component),
+		T(parent_through_an_absolute_symlink_stays_inside),
+		T(parent_fails_for_missing_or_non_directory_parents),
+		T(parent_cache_reuses_the_fd_until_forget),
+		T(fd_path_is_the_path_inside_the_root),
+		T(fd_path_outside_the_root_is_exdev),
+		T(fd_path_works_for_a_root_given_through_a_symlink),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

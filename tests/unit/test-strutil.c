@@ -14,8 +14,8 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/strutil.h"
@@ -31,8 +31,8 @@ static void check_ll(const char *s, int base, long long min, long long max, int 
 	int r = str_to_ll(s, base, min, max, &v);
 
 	if (r != want_r)
-		print_error("str_to_ll(\"%s\", %d, %lld, %lld) returned %d\n", s ? s : "(null)", base,
-			    min, max, r);
+		print_error("str_to_ll(\"%s\", %d, %lld, %lld) returned %d\n", s ? s : "(null)",
+			    base, min, max, r);
 	_assert_int_equal((uintmax_t)r, (uintmax_t)want_r, file, line);
 	_assert_int_equal((uintmax_t)v, (uintmax_t)(r == 0 ? want : SENTINEL_LL), file, line);
 }
@@ -63,9 +63,11 @@ static void check_duration(const char *s, int ok, double want, const char *file,
 		print_error("str_to_duration(\"%s\") returned %d (value %g)\n", s, r, d);
 	_assert_int_equal((uintmax_t)r, (uintmax_t)(ok ? 0 : -EINVAL), file, line);
 	if (ok) {
-		if (fabs(d - want) > 1e-9)
+		double diff = d > want ? d - want : want - d;
+
+		if (!(diff <= 1e-9))
 			print_error("str_to_duration(\"%s\") gave %.12g, want %.12g\n", s, d, want);
-		_assert_true(fabs(d - want) <= 1e-9, "duration value", file, line);
+		_assert_true(diff <= 1e-9, "duration value", file, line);
 	} else {
 		_assert_true(d == SENTINEL_DUR, "out-parameter untouched on failure", file, line);
 	}
@@ -243,8 +245,8 @@ static void bool_accepts_the_six_words_and_digits_in_any_case(void **state)
 
 static void bool_refuses_anything_else_and_keeps_the_out_value(void **state)
 {
-	static const char *const bad[] = { "", "2", "y", "n", "t", "f", "truee", " true", "true ",
-					    "enabled", "-1", "01" };
+	static const char *const bad[] = { "",	    "2",     "y",     "n",	 "t",  "f",
+					   "truee", " true", "true ", "enabled", "-1", "01" };
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -284,8 +286,8 @@ static void edit_distance_counts_adjacent_transposition_as_one(void **state)
 
 static void edit_distance_is_symmetric(void **state)
 {
-	static const char *const w[] = { "", "a", "mode", "mdoe", "owner", "ensure", "content",
-					  "contnet", "directory" };
+	static const char *const w[] = { "",	   "a",	      "mode",	 "mdoe",     "owner",
+					 "ensure", "content", "contnet", "directory" };
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
@@ -312,8 +314,9 @@ static void edit_distance_caps_long_strings_at_32(void **state)
 
 /* --- closest_name ------------------------------------------------------------- */
 
-static const char *const file_attrs[] = { "ensure", "content", "source", "template", "sha256",
-					  "mode", "owner", "group", "follow", "force", NULL };
+static const char *const file_attrs[] = { "ensure", "content", "source", "template",
+					  "sha256", "mode",    "owner",	 "group",
+					  "follow", "force",   NULL };
 static const char *const types[] = { "file", "directory", "symlink", "line", "exec", NULL };
 
 static void closest_name_suggests_a_one_edit_typo(void **state)
@@ -331,14 +334,14 @@ static void closest_name_allows_a_third_of_the_length(void **state)
 	(void)state;
 	/* 9 letters: up to 3 edits */
 	assert_string_equal(closest_name("dxrxctxry", types), "directory"); /* 3 */
-	assert_null(closest_name("dxrxctxrx", types));                      /* 4 */
+	assert_null(closest_name("dxrxctxrx", types));			    /* 4 */
 	/* 8 letters: up to 2 edits */
 	assert_string_equal(closest_name("dirctroy", types), "directory"); /* 2 */
-	assert_null(closest_name("dxrxctoy", types));                      /* 3 */
+	assert_null(closest_name("dxrxctoy", types));			   /* 3 */
 	/* 6 letters: up to 2 edits */
 	assert_string_equal(closest_name("cotnet", file_attrs), "content"); /* 2 */
 	assert_string_equal(closest_name("xxsure", file_attrs), "ensure");  /* 2 */
-	assert_null(closest_name("xxxure", file_attrs));                    /* 3 */
+	assert_null(closest_name("xxxure", file_attrs));		    /* 3 */
 }
 
 static void closest_name_short_words_get_at_least_one_edit(void **state)
