@@ -41,6 +41,8 @@ static int lookup(struct catalog *c, struct resource *r, const char *key, const 
 
 	if (!t)
 		return res_err_attr(r, err, key, "%s '%s' of %s: no such resource is declared", key, id, r->id);
+	if (t == r)
+		return res_err_attr(r, err, key, "%s of %s names the resource itself", key, r->id);
 	*ret = t;
 	return 0;
 }

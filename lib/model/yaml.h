@@ -48,7 +48,7 @@ struct ynode *ydoc_root(const struct ydoc *d);
 const char *ydoc_name(const struct ydoc *d);
 void ydoc_free(struct ydoc *d);
 
-/* ynode_kind_name - "a string", "a list", "a map" for messages. */
+/* ynode_kind_name - "a scalar", "a list", "a map" for messages. */
 const char *ynode_kind_name(const struct ynode *n);
 
 /* ynode_map_get - the value for key in a map node, or NULL. */

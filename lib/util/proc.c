@@ -120,7 +120,7 @@ static int wait_loop(const struct proc_spec *s, pid_t pid, int pidfd, int out_rd
 				deadline = 0;
 				continue;
 			}
-			wait_ms = (int)(left * 1000) + 1;
+			wait_ms = left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
 		}
 		if (poll(p, 3, wait_ms) < 0 && errno != EINTR)
 			return -errno;
