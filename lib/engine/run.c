@@ -204,13 +204,90 @@ static void verify(struct run *run, struct resource *r)
 	r->nchanges = nsaved;
 }
 
+static bool finished(const struct resource *r)
+{
+	return r->status == RES_OK || r->status == RES_CHANGED;
+}
+
+static bool in_batch(struct resource **b, size_t n, const struct resource *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] == r)
+			return true;
+	return false;
+}
+
+/*
+ * apply_batched - r (analyzed, RES_CHANGE) has a type that applies in
+ * batches: gather every later resource of that type whose dependencies
+ * are all finished or in the batch, analyze it, and apply all that need a
+ * change in one call.  Those that turn out fine or failed on analysis are
+ * finished here too.
+ */
+static void apply_batched(struct run *run, size_t at)
+{
+	struct resource *r = run->order[at], **batch;
+	size_t n = 0;
+	int ret;
+
+	batch = xcalloc(run->cat->n - at, sizeof(*batch));
+	batch[n++] = r;
+	for (size_t j = at + 1; j < run->cat->n; j++) {
+		struct resource *q = run->order[j];
+		bool ok = q->type == r->type && q->status == RES_PENDING;
+		double t0 = run_now_ms();
+
+		for (size_t k = 0; ok && k < q->ndeps; k++)
+			ok = finished(q->deps[k]) || in_batch(batch, n, q->deps[k]);
+		if (!ok)
+			continue;
+		analyze(run, q);
+		if (q->status == RES_CHANGE) {
+			batch[n++] = q;
+			continue;
+		}
+		if (q->status == RES_UNKNOWN)
+			q->status = RES_FAILED;
+		release(q);
+		done(run, q, t0);
+	}
+	ret = r->type->apply_batch(batch, n, &run->ctx);
+	for (size_t i = 0; i < n; i++) {
+		struct resource *q = batch[i];
+
+		if (q->status == RES_CHANGE)
+			q->status = ret < 0 ? RES_FAILED : RES_CHANGED;
+		if (q->status == RES_FAILED && !q->message)
+			res_fail(q, "%s", strerror(ret < 0 ? -ret : EIO));
+		if (q->status == RES_CHANGED)
+			notify_targets(q);
+	}
+	fsroot_forget(&run->root);
+	for (size_t i = 1; i < n; i++) {
+		if (batch[i]->status != RES_CHANGED || !batch[i]->type->verify)
+			release(batch[i]);
+		done(run, batch[i], run_now_ms());
+	}
+	free(batch);
+}
+
 void run_apply(struct run *run)
 {
 	for (size_t i = 0; i < run->cat->n; i++) {
 		struct resource *r = run->order[i];
 		double t0 = run_now_ms();
 
-		apply_one(run, r);
+		if (r->status != RES_PENDING)
+			continue; /* finished in an earlier batch */
+		if (r->type->apply_batch && !failed_dep(r)) {
+			analyze(run, r);
+			if (r->status == RES_CHANGE)
+				apply_batched(run, i);
+			else if (r->status == RES_UNKNOWN)
+				r->status = RES_FAILED;
+		} else {
+			apply_one(run, r);
+		}
 		if (r->status != RES_CHANGED || !r->type->verify)
 			release(r);
 		done(run, r, t0);
@@ -265,6 +342,7 @@ void run_finish(struct run *run)
 
 void run_free(struct run *run)
 {
+	res_cache_free_all(&run->ctx);
 	json_decref(run->ctx.tmpl);
 	free(run->order);
 	userdb_free(&run->users);

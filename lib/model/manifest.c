@@ -86,7 +86,7 @@ static int type_of(const char *file, const struct ynode *key, const struct res_t
 		return err_at(err, -EINVAL, file, key->line, key->col,
 			      "unknown resource type '%s' (did you mean '%s'?)", key->str, hint);
 	return err_at(err, -EINVAL, file, key->line, key->col,
-		      "unknown resource type '%s' (a resource starts with its type: file, directory, symlink, line or exec)",
+		      "unknown resource type '%s' (a resource starts with its type, e.g. '- file: /etc/motd')",
 		      key->str);
 }
 

@@ -80,3 +80,49 @@ bool res_has_change(const struct resource *r, const char *what)
 			return true;
 	return false;
 }
+
+void *res_cache_get(struct res_ctx *ctx, const struct res_type *t)
+{
+	for (size_t i = 0; i < sizeof(ctx->caches) / sizeof(ctx->caches[0]); i++)
+		if (ctx->caches[i].type == t)
+			return ctx->caches[i].data;
+	return NULL;
+}
+
+void res_cache_set(struct res_ctx *ctx, const struct res_type *t, void *data)
+{
+	struct res_cache *free_slot = NULL;
+
+	for (size_t i = 0; i < sizeof(ctx->caches) / sizeof(ctx->caches[0]); i++) {
+		struct res_cache *c = &ctx->caches[i];
+
+		if (c->type == t) {
+			if (c->data && c->data != data && t->free_cache)
+				t->free_cache(c->data);
+			c->data = data;
+			if (!data)
+				c->type = NULL;
+			return;
+		}
+		if (!c->type && !free_slot)
+			free_slot = c;
+	}
+	if (data && free_slot) {
+		free_slot->type = t;
+		free_slot->data = data;
+	} else if (data && t->free_cache) {
+		t->free_cache(data); /* no room: behave as uncached */
+	}
+}
+
+void res_cache_free_all(struct res_ctx *ctx)
+{
+	for (size_t i = 0; i < sizeof(ctx->caches) / sizeof(ctx->caches[0]); i++) {
+		struct res_cache *c = &ctx->caches[i];
+
+		if (c->type && c->data && c->type->free_cache)
+			c->type->free_cache(c->data);
+		c->type = NULL;
+		c->data = NULL;
+	}
+}

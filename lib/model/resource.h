@@ -127,6 +127,19 @@ struct res_type {
 	void (*free_state)(struct resource *r);
 	/* free_desired - release type-specific fields beyond the schema. */
 	void (*free_desired)(struct resource *r);
+	/*
+	 * apply_batch - when set, the engine hands the type every resource of
+	 * this type that is ready at the same point of the run and needs a
+	 * change (analyzed, status RES_CHANGE), to apply in one transaction
+	 * (one apt-get for all packages).  The type sets each resource's
+	 * status to RES_CHANGED or RES_FAILED (res_fail); returns 0 or -errno.
+	 */
+	int (*apply_batch)(struct resource **rs, size_t n, struct res_ctx *ctx);
+	/* free_cache - release the per-run cache the type kept in the ctx. */
+	void (*free_cache)(void *cache);
+	/* open_schema - any attribute is accepted and kept as JSON in
+	 * r->attrs (custom types in other languages). */
+	bool open_schema;
 };
 
 struct resource {
@@ -174,7 +187,23 @@ struct res_ctx {
 	bool plan;                      /* plan only: never write */
 	double default_timeout;         /* exec */
 	size_t output_max;
+	/* per-run caches of types (the dpkg status database, ...) */
+	struct res_cache {
+		const struct res_type *type;
+		void *data;
+	} caches[16];
+	const char *const *type_dirs;   /* where custom types are looked up */
 };
+
+/*
+ * res_cache_get / res_cache_set - a type's per-run cache (NULL when none);
+ * freed with the type's free_cache when the run ends.  Types call
+ * res_cache_set(ctx, type, NULL) to drop a stale cache after changing the
+ * system (the next probe rebuilds it).
+ */
+void *res_cache_get(struct res_ctx *ctx, const struct res_type *t);
+void res_cache_set(struct res_ctx *ctx, const struct res_type *t, void *data);
+void res_cache_free_all(struct res_ctx *ctx);
 
 /* res_change - record one difference.  from/to may be NULL; copied. */
 void res_change(struct resource *r, const char *what, const char *from, const char *to);

@@ -11,12 +11,14 @@ static const struct res_type *const types[] = {
 	&res_type_symlink,
 	&res_type_line,
 	&res_type_exec,
+	&res_type_package,
+	&res_type_service,
+	&res_type_user,
+	&res_type_group,
 	NULL,
 };
 
-static const char *const names[] = {
-	"file", "directory", "symlink", "line", "exec", NULL,
-};
+#define NTYPES (sizeof(types) / sizeof(types[0]))
 
 const struct res_type *res_type_find(const char *name)
 {
@@ -28,5 +30,10 @@ const struct res_type *res_type_find(const char *name)
 
 const char *const *res_type_names(void)
 {
+	static const char *names[NTYPES];
+
+	if (!names[0])
+		for (size_t i = 0; types[i]; i++)
+			names[i] = types[i]->name;
 	return names;
 }

@@ -11,6 +11,10 @@ extern const struct res_type res_type_directory;
 extern const struct res_type res_type_symlink;
 extern const struct res_type res_type_line;
 extern const struct res_type res_type_exec;
+extern const struct res_type res_type_package;
+extern const struct res_type res_type_service;
+extern const struct res_type res_type_user;
+extern const struct res_type res_type_group;
 
 /* res_type_find - the type named name, or NULL. */
 const struct res_type *res_type_find(const char *name);
