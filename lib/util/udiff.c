@@ -1,8 +1,15 @@
 /*
  * udiff.c - unified diffs through libgit2's git_diff_buffers (see udiff.h).
+ *
+ * libgit2 (and what it links: TLS, ssh, http) costs megabytes of memory and
+ * milliseconds of start-up in every process that links it, and a run only
+ * needs it when a file's content differs.  So it is loaded with dlopen on
+ * the first diff; the prototypes still come from git2.h, checked by the
+ * compiler through __typeof__.
  */
 #include "util/udiff.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <git2.h>
 #include <string.h>
@@ -55,26 +62,52 @@ static int summary(const char *old, size_t old_len, const char *new, size_t new_
 			  label, old_len, a, new_len, b);
 }
 
+struct git_api {
+	__typeof__(git_libgit2_init) *init;
+	__typeof__(git_diff_buffers) *diff_buffers;
+};
+
+/* git_api - libgit2 loaded on first use; NULL when it cannot be loaded. */
+static const struct git_api *git_api(void)
+{
+	static struct git_api api;
+	static int state; /* 0 not tried, 1 loaded, -1 unavailable */
+	void *h;
+
+	if (state)
+		return state > 0 ? &api : NULL;
+	state = -1;
+	h = dlopen("libgit2.so." LIBGIT2_SOVERSION, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return NULL;
+	api.init = (__typeof__(api.init))dlsym(h, "git_libgit2_init");
+	api.diff_buffers = (__typeof__(api.diff_buffers))dlsym(h, "git_diff_buffers");
+	if (!api.init || !api.diff_buffers)
+		return NULL;
+	api.init();
+	state = 1;
+	return &api;
+}
+
 int udiff(const char *old, size_t old_len, const char *new, size_t new_len,
 	  const char *a_label, const char *b_label, struct buf *out)
 {
-	static int inited;
+	const struct git_api *git;
 	git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
 	int r;
 
 	if (old_len > UDIFF_MAX_INPUT || new_len > UDIFF_MAX_INPUT ||
 	    (old_len && memchr(old, '\0', old_len)) || (new_len && memchr(new, '\0', new_len)))
 		return summary(old, old_len, new, new_len, b_label, out);
-	if (!inited) {
-		git_libgit2_init();
-		inited = 1;
-	}
+	git = git_api();
+	if (!git)
+		return buf_printf(out, "(no diff: libgit2 could not be loaded: %s)\n", dlerror());
 	opts.context_lines = 3;
 	opts.flags |= GIT_DIFF_FORCE_TEXT;
 	r = buf_printf(out, "--- %s\n+++ %s\n", a_label, b_label);
 	if (r < 0)
 		return r;
-	r = git_diff_buffers(old_len ? old : NULL, old_len, a_label, new_len ? new : NULL, new_len,
+	r = git->diff_buffers(old_len ? old : NULL, old_len, a_label, new_len ? new : NULL, new_len,
 			     b_label, &opts, NULL, NULL, udiff_hunk, udiff_line, out);
 	if (r < 0)
 		return -EIO;
