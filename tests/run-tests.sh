@@ -48,7 +48,8 @@ for build in "$@"; do
 	done
 	for t in tests/integration/t[0-9]*.sh; do
 		[ -f "$t" ] || continue
-		TEND="$top/$build/src/tend/tend" run_one "$tag/$(basename "$t" .sh)" bash "$t"
+		case $build in /*) bin=$build/src/tend/tend ;; *) bin=$top/$build/src/tend/tend ;; esac
+		TEND="$bin" run_one "$tag/$(basename "$t" .sh)" bash "$t"
 	done
 done
 

@@ -7,7 +7,9 @@
  *
  * Everything is checked against the schema here, with positions: unknown
  * top-level keys, unknown types and attributes (with suggestions),
- * duplicate identities within one document.  Values are decoded later
+ * duplicate identities within one document.  A type that is not built in
+ * may be a custom type: an executable found beside the manifest
+ * (registry.h), which takes any attribute.  Values are decoded later
  * (schema.c), when the template context exists.
  */
 #include "model/catalog.h"
@@ -71,23 +73,25 @@ static int check_dup(struct catalog *c, struct resource *r, const char *file, co
 	return 0;
 }
 
+/* type_of - a built-in type, else a custom type found beside file or in the types path. */
 static int type_of(const char *file, const struct ynode *key, const struct res_type **ret,
 		   struct tend_err *err)
 {
-	const struct res_type *t = res_type_find(key->str);
+	char why[1024];
 	const char *hint;
+	int r = res_type_lookup(key->str, file, ret, why, sizeof(why));
 
-	if (t) {
-		*ret = t;
+	if (r == 0)
 		return 0;
-	}
+	if (r != -ENOENT)
+		return err_at(err, -EINVAL, file, key->line, key->col, "%s", why);
 	hint = closest_name(key->str, res_type_names());
 	if (hint)
 		return err_at(err, -EINVAL, file, key->line, key->col,
-			      "unknown resource type '%s' (did you mean '%s'?)", key->str, hint);
+			      "unknown resource type '%s' (did you mean '%s'? %s)", key->str, hint, why);
 	return err_at(err, -EINVAL, file, key->line, key->col,
-		      "unknown resource type '%s' (a resource starts with its type, e.g. '- file: /etc/motd')",
-		      key->str);
+		      "unknown resource type '%s' (a resource starts with its type, e.g. '- file: /etc/motd'; %s)",
+		      key->str, why);
 }
 
 static int add_resource(struct catalog *c, const char *file, const struct ynode *item,
@@ -139,14 +143,16 @@ static int add_resource(struct catalog *c, const char *file, const struct ynode 
 
 		if (k->kind != YN_SCALAR)
 			return err_at(err, -EINVAL, file, k->line, k->col, "attribute names must be words");
-		if (res_type_find(k->str) && !schema_attr(t, k->str) && !schema_is_meta(k->str))
+		if (!t->open_schema && res_type_find(k->str) && !schema_attr(t, k->str) &&
+		    !schema_is_meta(k->str))
 			return err_at(err, -EINVAL, file, k->line, k->col,
 				      "'%s' inside %s: is this a new resource? start it with '- %s:'",
 				      k->str, r->id, k->str);
 		ret = schema_check_key(t, r->id, k->str, &kp, err);
 		if (ret < 0)
 			return ret;
-		j = ynode_to_json(v, false);
+		/* what a custom type gets is JSON: keep YAML's types (8080 is a number) */
+		j = ynode_to_json(v, t->open_schema && !schema_attr(t, k->str) && !schema_is_meta(k->str));
 		if (!j)
 			return err_at(err, -EINVAL, file, v->line, v->col, "value too deeply nested or too large");
 		catalog_set_attr_take(r, k->str, j, &kp, &vp);

@@ -39,7 +39,7 @@ int schema_check_key(const struct res_type *t, const char *id, const char *key,
 	const char *names[64], *hint;
 	size_t n = 0;
 
-	if (schema_is_meta(key) || schema_attr(t, key))
+	if (schema_is_meta(key) || schema_attr(t, key) || t->open_schema)
 		return 0;
 	for (const struct res_attr *a = t->attrs; a->name && n < 50; a++)
 		names[n++] = a->name;
@@ -120,6 +120,59 @@ static int render(const struct raw_attr *a, const char *s, struct res_ctx *ctx, 
 	}
 	*ret = buf_steal(&out);
 	return 0;
+}
+
+/* render_json - v with every string rendered; depth is bounded by the YAML reader. */
+static int render_json(const struct raw_attr *a, json_t *v, struct res_ctx *ctx, json_t **ret,
+		       struct tend_err *err)
+{
+	json_t *out, *item, *x;
+	const char *k;
+	size_t i;
+	char *s;
+	int r = 0;
+
+	if (json_is_string(v)) {
+		r = render(a, json_string_value(v), ctx, 0, &s, err);
+		if (r < 0)
+			return r;
+		out = json_string(s);
+		free(s);
+		if (!out)
+			return err_at(err, -EINVAL, a->val_pos.file, a->val_pos.line, a->val_pos.col,
+				      "'%s': a rendered value is not valid UTF-8", a->key);
+		*ret = out;
+		return 0;
+	}
+	if (json_is_array(v)) {
+		out = json_array();
+		json_array_foreach(v, i, item) {
+			if ((r = render_json(a, item, ctx, &x, err)) < 0)
+				break;
+			json_array_append_new(out, x);
+		}
+	} else if (json_is_object(v)) {
+		out = json_object();
+		json_object_foreach(v, k, item) {
+			if ((r = render_json(a, item, ctx, &x, err)) < 0)
+				break;
+			json_object_set_new(out, k, x);
+		}
+	} else {
+		out = json_incref(v);
+	}
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+int schema_render_json(const struct raw_attr *a, struct res_ctx *ctx, json_t **ret,
+		       struct tend_err *err)
+{
+	return render_json(a, a->val, ctx, ret, err);
 }
 
 static int want_scalar(const struct resource *r, const struct raw_attr *a, struct tend_err *err,
@@ -355,6 +408,8 @@ int schema_decode(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 			continue;
 		}
 		sa = schema_attr(t, a->key);
+		if (!sa && t->open_schema)
+			continue; /* kept as JSON in r->attrs: see schema_render_json */
 		if (!sa)
 			return schema_check_key(t, r->id, a->key, &a->key_pos, err);
 		field = (char *)r->desired + sa->offset;

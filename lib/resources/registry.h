@@ -1,5 +1,6 @@
 /*
- * registry.h - the built-in resource types, found by name.
+ * registry.h - resource types found by name: the built-in ones, then
+ * custom types (executables speaking docs/custom-types.md's protocol).
  */
 #ifndef TEND_REGISTRY_H
 #define TEND_REGISTRY_H
@@ -21,5 +22,23 @@ const struct res_type *res_type_find(const char *name);
 
 /* res_type_names - NULL-terminated list of all type names. */
 const char *const *res_type_names(void);
+
+/* where custom types are looked up after types/ beside the manifest */
+#define RES_TYPES_DIR "/etc/tend/types"
+#define RES_TYPES_PATH_ENV "TEND_TYPES_PATH"
+
+/*
+ * res_type_lookup - the type named name for a resource declared in the
+ * manifest at path manifest: a built-in type, else a custom type, the
+ * executable NAME in the directory types/ beside the manifest, then in
+ * each directory of $TEND_TYPES_PATH (dir1:dir2), or /etc/tend/types when
+ * it is unset.  These are host paths, never beneath --root.  Built-in
+ * names win.  Returns 0 (*ret set), -ENOENT when no type has that name
+ * (why says where custom types were looked for, to end a message), or
+ * -EACCES when a file of that name is there but is not an executable
+ * (why is the whole message).
+ */
+int res_type_lookup(const char *name, const char *manifest, const struct res_type **ret, char *why,
+		    size_t whylen);
 
 #endif

@@ -41,11 +41,11 @@ static void child_fail(int fd, int stage)
 }
 
 /* child - runs in the forked process; never returns. */
-static void child(const struct proc_spec *s, int in_fd, int out_fd, int errp)
+static void child(const struct proc_spec *s, int in_fd, int out_fd, int err_fd, int errp)
 {
 	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		child_fail(errp, 1);
 	if (s->chroot_dir && (chroot(s->chroot_dir) < 0 || chdir("/") < 0))
 		child_fail(errp, 2);
@@ -70,7 +70,7 @@ static const char *stage_name(int stage)
 	return stage > 0 && stage < 7 ? names[stage] : names[0];
 }
 
-static void pump_output(int fd, struct proc_result *res, size_t max, bool *eof)
+static void pump_output(int fd, struct buf *b, bool *truncated, size_t max, bool *eof)
 {
 	char chunk[8192];
 
@@ -85,29 +85,29 @@ static void pump_output(int fd, struct proc_result *res, size_t max, bool *eof)
 		}
 		if (n < 0)
 			return; /* EAGAIN */
-		if (res->output.len + (size_t)n > max) {
-			size_t room = max - res->output.len;
+		if (b->len + (size_t)n > max) {
+			size_t room = max - b->len;
 
-			buf_add(&res->output, chunk, room);
-			res->truncated = true;
+			buf_add(b, chunk, room);
+			*truncated = true;
 		} else {
-			buf_add(&res->output, chunk, (size_t)n);
+			buf_add(b, chunk, (size_t)n);
 		}
 	}
 }
 
-static int wait_loop(const struct proc_spec *s, pid_t pid, int pidfd, int out_rd, int in_wr,
-		     struct proc_result *res)
+static int wait_loop(const struct proc_spec *s, pid_t pid, int pidfd, int out_rd, int err_rd,
+		     int in_wr, struct proc_result *res)
 {
 	size_t max = s->output_max ? s->output_max : PROC_OUTPUT_DEFAULT;
 	double start = now_s(), deadline = s->timeout > 0 ? start + s->timeout : 0;
 	size_t in_off = 0;
-	bool eof = false, exited = false;
+	bool eof = false, err_eof = err_rd < 0, exited = false;
 	int status = 0;
 
 	while (!exited) {
-		struct pollfd p[3] = { { pidfd, POLLIN, 0 }, { eof ? -1 : out_rd, POLLIN, 0 },
-				       { in_wr, POLLOUT, 0 } };
+		struct pollfd p[4] = { { pidfd, POLLIN, 0 }, { eof ? -1 : out_rd, POLLIN, 0 },
+				       { in_wr, POLLOUT, 0 }, { err_eof ? -1 : err_rd, POLLIN, 0 } };
 		int wait_ms = -1;
 
 		if (deadline) {
@@ -122,10 +122,12 @@ static int wait_loop(const struct proc_spec *s, pid_t pid, int pidfd, int out_rd
 			}
 			wait_ms = left > 3600 ? 3600 * 1000 : (int)(left * 1000) + 1;
 		}
-		if (poll(p, 3, wait_ms) < 0 && errno != EINTR)
+		if (poll(p, 4, wait_ms) < 0 && errno != EINTR)
 			return -errno;
 		if (p[1].revents)
-			pump_output(out_rd, res, max, &eof);
+			pump_output(out_rd, &res->output, &res->truncated, max, &eof);
+		if (p[3].revents)
+			pump_output(err_rd, &res->errout, &res->truncated, max, &err_eof);
 		if (in_wr >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t n = write(in_wr, s->stdin_data + in_off, s->stdin_len - in_off);
 
@@ -145,7 +147,9 @@ static int wait_loop(const struct proc_spec *s, pid_t pid, int pidfd, int out_rd
 		close(in_wr);
 	/* drain what is already buffered; a daemonised grandchild may keep the pipe */
 	if (!eof)
-		pump_output(out_rd, res, max, &eof);
+		pump_output(out_rd, &res->output, &res->truncated, max, &eof);
+	if (!err_eof)
+		pump_output(err_rd, &res->errout, &res->truncated, max, &err_eof);
 	if (res->timed_out)
 		kill(-pid, SIGKILL);
 	res->elapsed = now_s() - start;
@@ -160,15 +164,19 @@ static int wait_loop(const struct proc_spec *s, pid_t pid, int pidfd, int out_rd
 
 int proc_run(const struct proc_spec *s, struct proc_result *res, struct tend_err *err)
 {
-	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 }, errp[2] = { -1, -1 }, serr[2] = { -1, -1 };
 	int in_fd = -1, pidfd = -1, r = 0, e[2];
 	pid_t pid;
 	ssize_t n;
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&res->output, (s->output_max ? s->output_max : PROC_OUTPUT_DEFAULT) + 1);
-	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
-		return err_set(err, -errno, "pipe: %s", strerror(errno));
+	buf_init(&res->errout, (s->output_max ? s->output_max : PROC_OUTPUT_DEFAULT) + 1);
+	if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    (s->separate_stderr && pipe2(serr, O_CLOEXEC) < 0)) {
+		r = err_set(err, -errno, "pipe: %s", strerror(errno));
+		goto out;
+	}
 	if (s->stdin_data) {
 		if (pipe2(inp, O_CLOEXEC) < 0) {
 			r = err_set(err, -errno, "pipe: %s", strerror(errno));
@@ -184,12 +192,16 @@ int proc_run(const struct proc_spec *s, struct proc_result *res, struct tend_err
 		goto out;
 	}
 	if (pid == 0)
-		child(s, in_fd, outp[1], errp[1]);
+		child(s, in_fd, outp[1], serr[1] >= 0 ? serr[1] : outp[1], errp[1]);
 	setpgid(pid, pid); /* both sides, so kill(-pid) works at once */
 	close(outp[1]);
 	outp[1] = -1;
 	close(errp[1]);
 	errp[1] = -1;
+	if (serr[1] >= 0) {
+		close(serr[1]);
+		serr[1] = -1;
+	}
 	n = read(errp[0], e, sizeof(e));
 	if (n == (ssize_t)sizeof(e)) {
 		waitpid(pid, NULL, 0);
@@ -204,6 +216,8 @@ int proc_run(const struct proc_spec *s, struct proc_result *res, struct tend_err
 		goto out;
 	}
 	fcntl(outp[0], F_SETFL, O_NONBLOCK);
+	if (serr[0] >= 0)
+		fcntl(serr[0], F_SETFL, O_NONBLOCK);
 	if (inp[1] >= 0) {
 		fcntl(inp[1], F_SETFL, O_NONBLOCK);
 		close(inp[0]);
@@ -214,7 +228,7 @@ int proc_run(const struct proc_spec *s, struct proc_result *res, struct tend_err
 		struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 
 		sigaction(SIGPIPE, &ign, &old);
-		r = wait_loop(s, pid, pidfd, outp[0], inp[1], res);
+		r = wait_loop(s, pid, pidfd, outp[0], serr[0], inp[1], res);
 		sigaction(SIGPIPE, &old, NULL);
 	}
 	inp[1] = -1; /* closed by wait_loop */
@@ -224,6 +238,8 @@ out:
 			close(outp[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
+		if (serr[i] >= 0)
+			close(serr[i]);
 		if (inp[i] >= 0)
 			close(inp[i]);
 	}
@@ -237,4 +253,5 @@ out:
 void proc_result_free(struct proc_result *res)
 {
 	buf_free(&res->output);
+	buf_free(&res->errout);
 }

@@ -26,6 +26,7 @@ struct proc_spec {
 	size_t output_max;        /* bytes of stdout+stderr kept (0: 64 KiB) */
 	const char *stdin_data;   /* fed to stdin, or NULL for /dev/null */
 	size_t stdin_len;
+	bool separate_stderr;     /* stderr into res->errout instead of output */
 };
 
 struct proc_result {
@@ -33,7 +34,8 @@ struct proc_result {
 	int term_signal;          /* signal that ended it, or 0 */
 	bool timed_out;
 	bool truncated;           /* output passed output_max */
-	struct buf output;        /* stdout and stderr, interleaved */
+	struct buf output;        /* stdout (and stderr unless separate_stderr) */
+	struct buf errout;        /* stderr with separate_stderr (same limit) */
 	double elapsed;           /* seconds */
 };
 

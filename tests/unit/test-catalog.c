@@ -56,6 +56,23 @@ static void check_add_fails(const char *text, const char *want, const char *file
 	_assert_string_equal(err.msg, want, file, line);
 }
 
+/* check_add_fails_prefix - the message starts with want (the rest names
+ * the custom types directories searched, which depend on the environment). */
+static void check_add_fails_prefix(const char *text, const char *want, const char *file, int line)
+{
+	struct catalog c;
+	struct tend_err err;
+	int r;
+
+	catalog_init(&c);
+	r = add(&c, "t.yaml", text, &err);
+	catalog_free(&c);
+	_assert_int_equal((uintmax_t)r, (uintmax_t)-EINVAL, file, line);
+	if (strncmp(err.msg, want, strlen(want)))
+		_assert_string_equal(err.msg, want, file, line);
+}
+#define assert_add_fails_prefix(text, msg) check_add_fails_prefix(text, msg, __FILE__, __LINE__)
+
 #define assert_adds(c, name, text) check_adds(c, name, text, __FILE__, __LINE__)
 #define assert_add_fails(text, msg) check_add_fails(text, msg, __FILE__, __LINE__)
 
@@ -408,20 +425,19 @@ static void duplicate_in_a_later_document_names_the_line_in_that_document(void *
 static void unknown_type_suggests_the_closest(void **state)
 {
 	(void)state;
-	assert_add_fails("resources:\n  - fiel: /etc/motd\n",
-			 "t.yaml:2:5: unknown resource type 'fiel' (did you mean 'file'?)");
-	assert_add_fails(
+	assert_add_fails_prefix("resources:\n  - fiel: /etc/motd\n",
+				"t.yaml:2:5: unknown resource type 'fiel' (did you mean 'file'?");
+	assert_add_fails_prefix(
 		"resources:\n  - directroy: /srv\n",
-		"t.yaml:2:5: unknown resource type 'directroy' (did you mean 'directory'?)");
+		"t.yaml:2:5: unknown resource type 'directroy' (did you mean 'directory'?");
 }
 
 static void unknown_type_without_a_close_name_lists_the_types(void **state)
 {
 	(void)state;
-	assert_add_fails(
-		"resources:\n  - package: nginx\n",
-		"t.yaml:2:5: unknown resource type 'package' (a resource starts with its type: "
-		"file, directory, symlink, line or exec)");
+	assert_add_fails_prefix("resources:\n  - frobnicator: nginx\n",
+				"t.yaml:2:5: unknown resource type 'frobnicator' (a resource starts "
+				"with its type, e.g. '- file: /etc/motd'; no executable 'frobnicator'");
 }
 
 static void unknown_attribute_suggests_the_closest(void **state)
