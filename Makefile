@@ -16,7 +16,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libyaml-dev libjansson-dev \
 	libssl-dev libgit2-dev libcurl4-openssl-dev libcmocka-dev python3 procps \
 	util-linux coreutils findutils
 
-.PHONY: all deps build build-asan check test demo install clean
+.PHONY: all deps build build-asan check test demo install clean bench
 
 all: build
 
@@ -55,6 +55,9 @@ test: build build-asan
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@examples/demo.sh $(BUILD)/src/tend/tend
+
+bench: deps
+	@bench/run.sh
 
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild

@@ -25,6 +25,7 @@ if [ "${BENCH_SKIP_ANSIBLE:-0}" = 1 ]; then
 	tools=$(printf '%s\n' $tools | grep -vx ansible | tr '\n' ' ')
 fi
 export BENCH_TOOLS="$tools"
+export PYTHONDONTWRITEBYTECODE=1
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }

@@ -16,7 +16,8 @@
  *  - tree_rss: the largest sum, over every live descendant, of its
  *    proportional set size (PSS: a page shared by k processes counts 1/k in
  *    each, so a fork() that has not exec'd yet is not counted twice),
- *    sampled every MS milliseconds (default 20) from /proc.  It sees
+ *    sampled every MS milliseconds (default 20; 100 once the command has
+ *    run for 2 s, so that sampling costs little) from /proc.  It sees
  *    processes that run at the same time (a controller and its workers),
  *    but it can miss a peak shorter than the interval.  No sample is taken
  *    before the first interval has passed, so a short single-process
@@ -245,7 +246,9 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-		int r = poll(&pfd, 1, (int)interval_ms);
+		/* after 2 s, sample less often: long runs have long peaks */
+		long ms = now_s() - t0 > 2.0 && interval_ms < 100 ? 100 : interval_ms;
+		int r = poll(&pfd, 1, (int)ms);
 
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -17,12 +17,15 @@ import os
 import shutil
 import stat
 import sys
+import time
 
 import benchlib as bl
 import gen
 
 ALL_TOOLS = ["tend", "cfengine", "puppet", "ansible", "floor"]
 PHASES = ["create", "no-op"]
+# Ansible's modules run with Debian's Python when there is one.
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
 class Tool:
@@ -126,7 +129,7 @@ class Ansible(Tool):
 
     def argv(self, inputs):
         return ["ansible-playbook", "-c", "local", "-i", "localhost,",
-                "-e", "ansible_python_interpreter=" + sys.executable,
+                "-e", "ansible_python_interpreter=" + PYTHON,
                 inputs["playbook.yml"]]
 
     def version(self):
@@ -151,11 +154,29 @@ TOOL_CLASSES = {c.name: c for c in (Tend, CFEngine, Puppet, Ansible, Floor)}
 # --- the tree ------------------------------------------------------------
 
 def reset_tree(tree):
+    """Make tree an empty directory.  An old tree is moved into the trash
+    next to it, not deleted: see empty_trash."""
     if os.path.lexists(tree):
-        shutil.rmtree(tree)
+        trash = tree + ".trash"
+        os.makedirs(trash, exist_ok=True)
+        os.rename(tree, os.path.join(trash, str(len(os.listdir(trash)))))
     os.mkdir(tree)
     os.chmod(tree, 0o755)
     os.sync()
+
+
+def empty_trash(tree):
+    """Delete the old trees, then wait until ext4 no longer counts their
+    inodes as recently deleted.  Without a journal, ext4 skips an inode
+    freed in the last 5 s (RECENTCY_MIN; its table block written back) when
+    it allocates, and searching past thousands of them made a create run
+    just after deleting a tree several times slower, for every tool alike.
+    So a create phase deletes nothing while it runs."""
+    trash = tree + ".trash"
+    if os.path.lexists(trash):
+        shutil.rmtree(trash)
+        os.sync()
+        time.sleep(6)
 
 
 def build_tree(tree, workload):
@@ -220,6 +241,8 @@ def run_phase(tool, workload, phase, inputs, tree, expected, nruns):
     warmup = 0 if tool.single_run else 1
     total = 1 if tool.single_run else nruns
     runs = []
+    if phase == "create":
+        empty_trash(tree)
     if phase == "no-op":
         before = check_tree(tree, expected, "%s %s before no-op" % (tool.label, workload))
     for i in range(warmup + total):
@@ -335,6 +358,7 @@ def main():
             for phase in t.phases:
                 rows.append(run_phase(t, w, phase, inputs, tree, expected, nruns))
         shutil.rmtree(tree)
+        empty_trash(tree)
     add_ratios(rows)
     if any(t.single_run for t in tools):
         notes.append("ansible-playbook: one run per phase, no warm-up")

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "model/catalog.h"
+#include "resources/pkg_dpkg.h"
 #include "resources/pkg_provider.h"
 #include "resources/registry.h"
 #include "util/fsroot.h"
@@ -65,6 +66,8 @@ struct package_state {
 /* What one run knows through one provider. */
 struct prov_run {
 	bool installed_loaded;
+	int installed_rc;      /* <0: reading what is installed failed (why in installed_why) */
+	char installed_why[PKG_WHY_MAX];
 	struct pkg_set installed;
 	int avail_rc;          /* 0: not asked yet, 1: loaded, <0: asking failed */
 	struct pkg_set avail;
@@ -229,6 +232,7 @@ static struct pkg_prov_ctx prov_ctx(const struct res_ctx *ctx)
 {
 	struct pkg_prov_ctx pc = {
 		.root = ctx->root->path,
+		.froot = ctx->root,
 		.timeout = ctx->default_timeout > PKG_MIN_TIMEOUT ? ctx->default_timeout : PKG_MIN_TIMEOUT,
 		.output_max = ctx->output_max ? ctx->output_max : (size_t)64 << 10,
 		.plan = ctx->plan,
@@ -320,6 +324,23 @@ static void want(struct resource *r, const char *version, const char *shown, con
 	set_op(s, r->name, kind, version);
 }
 
+/*
+ * avail_find - what the sources offer for name; "name:amd64" on amd64
+ * (or "name:all"), which apt lists under the plain name, is found too.
+ */
+static const struct pkg_entry *avail_find(const struct prov_run *pr, const char *name)
+{
+	const struct pkg_entry *e = pkg_set_find(&pr->avail, name);
+	const char *colon = strchr(name, ':');
+	char plain[256];
+
+	if (e || !colon || (size_t)(colon - name) >= sizeof(plain) ||
+	    (strcmp(colon + 1, dpkg_native_arch()) && strcmp(colon + 1, "all")))
+		return e;
+	snprintf(plain, sizeof(plain), "%.*s", (int)(colon - name), name);
+	return pkg_set_find(&pr->avail, plain);
+}
+
 /* offered - the version e offers that the pin names, or NULL. */
 static const char *offered(const struct pkg_provider *pv, const struct pkg_entry *e, const char *pin)
 {
@@ -401,7 +422,7 @@ static int decide(struct resource *r, struct res_ctx *ctx)
 		return 0;
 	}
 	is_stale = lists_stale(run, s->prov, ctx, stale, sizeof(stale));
-	e = pkg_set_find(&pr->avail, r->name);
+	e = avail_find(pr, r->name);
 	if (d->kind == PK_VERSION) {
 		v = offered(pv, e, d->ensure);
 		if (!v)
@@ -460,12 +481,13 @@ static int package_probe(struct resource *r, struct res_ctx *ctx)
 		return res_fail(r, "%s", run->def_why);
 	pr = &run->p[s->prov];
 	if (!pr->installed_loaded) {
-		char why[PKG_WHY_MAX];
-
-		if (providers[s->prov]->load_installed(ctx, &pc, &pr->installed, why, sizeof(why)) < 0)
-			return res_fail(r, "%s", why);
+		pr->installed_rc = providers[s->prov]->load_installed(ctx, &pc, &pr->installed,
+								      pr->installed_why,
+								      sizeof(pr->installed_why));
 		pr->installed_loaded = true;
 	}
+	if (pr->installed_rc < 0)
+		return res_fail(r, "%s", pr->installed_why);
 	e = pkg_set_find(&pr->installed, r->name);
 	s->installed = e ? xstrdup(e->version) : NULL;
 	return 0;
@@ -562,6 +584,7 @@ static void batch_provider(struct resource **m, size_t n, struct res_ctx *ctx, s
 		/* the system changed: the next probe reads the database again */
 		pkg_set_free(&pr->installed);
 		pr->installed_loaded = false;
+		pr->installed_rc = 0;
 	}
 	free(ops);
 }

@@ -12,9 +12,13 @@
  * With --root, apt is pointed at the root by an APT_CONFIG file (a memfd
  * passed as /proc/self/fd/N) that sets Dir before any configuration is
  * read: apt then reads the root's own apt.conf.d and sources.list, keeps
- * its lists, cache and logs in the root, reads the root's dpkg database
- * and runs the host's dpkg with --root (maintainer scripts run chrooted).
- * The host's apt configuration is not read at all.
+ * its lists, cache and logs in the root and reads the root's dpkg
+ * database; the host's apt configuration is not read at all.  A root with
+ * its own dpkg (a real system) gets DPkg::Chroot-Directory: apt chroots
+ * to run dpkg and the root's hooks, so e.g. debconf's preconfiguration
+ * hook never writes the host's debconf database.  A bare root (no dpkg
+ * yet) gets the host's dpkg with --root; hooks would then run on the
+ * host, but a bare root has none.
  */
 #include "resources/pkg_dpkg.h"
 
@@ -362,15 +366,27 @@ int apt_policy_parse(const char *text, struct pkg_set *ret)
 	return 0;
 }
 
-int apt_config_text(const char *root, struct buf *out)
+int apt_config_text(const char *root, bool chroot, struct buf *out)
 {
 	if (strpbrk(root, "\"\n\\{};"))
 		return -EINVAL;
 	return buf_printf(out,
 			  "Dir \"%s/\";\n"
 			  "Dir::State::status \"%s" DPKG_STATUS_PATH "\";\n"
-			  "DPkg::Options:: \"--root=%s\";\n",
-			  root, root, root);
+			  "%s \"%s%s\";\n",
+			  root, root, chroot ? "DPkg::Chroot-Directory" : "DPkg::Options::",
+			  chroot ? "" : "--root=", root);
+}
+
+/* root_has_dpkg - whether the root has its own dpkg (a real system, not a bare root being filled). */
+static bool root_has_dpkg(const struct pkg_prov_ctx *pc)
+{
+	int fd = pc->froot ? fsroot_open_path(pc->froot, "/usr/bin/dpkg", O_PATH, 0) : -1;
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 /*
@@ -393,7 +409,7 @@ static int apt_env(const struct pkg_prov_ctx *pc, char *env[6], int *conf_fd, ch
 	if (!pc->root[0])
 		return 0;
 	buf_init(&conf, 64 << 10);
-	r = apt_config_text(pc->root, &conf);
+	r = apt_config_text(pc->root, root_has_dpkg(pc), &conf);
 	if (r < 0) {
 		snprintf(why, whylen, "the root path %s cannot be handed to apt (quote or brace in it)", pc->root);
 		buf_free(&conf);

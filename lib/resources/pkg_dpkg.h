@@ -45,12 +45,15 @@ int apt_policy_parse(const char *text, struct pkg_set *ret);
 
 /*
  * apt_config_text - the apt configuration that points apt at root (its
- * own /etc/apt, lists, cache and dpkg database; dpkg run with --root),
- * read through APT_CONFIG before any other configuration so that the
- * root's apt.conf.d is used and the host's is not.  -EINVAL when root
- * holds a character apt's configuration syntax cannot carry.
+ * own /etc/apt, lists, cache and dpkg database), read through APT_CONFIG
+ * before any other configuration so that the root's apt.conf.d is used
+ * and the host's is not.  With chroot (the root has its own dpkg), apt
+ * chroots into the root to run dpkg and the root's hooks (debconf's
+ * preconfiguration among them), so nothing of theirs runs on the host;
+ * without (a bare root being filled), the host's dpkg runs with --root.
+ * -EINVAL when root holds a character apt's syntax cannot carry.
  */
-int apt_config_text(const char *root, struct buf *out);
+int apt_config_text(const char *root, bool chroot, struct buf *out);
 
 /* dpkg_native_arch - Debian's name for the architecture tend runs on ("amd64"). */
 const char *dpkg_native_arch(void);

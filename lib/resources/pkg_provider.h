@@ -18,6 +18,8 @@
 #include "model/resource.h"
 #include "util/proc.h"
 
+struct fsroot;
+
 /* Output kept from one package-manager command, and the longest line kept in a reason. */
 #define PKG_WHY_MAX 1024
 
@@ -67,6 +69,7 @@ void pkg_set_free(struct pkg_set *s);
 /* How a provider runs commands for the current run. */
 struct pkg_prov_ctx {
 	const char *root;     /* host path of the managed root; "" for the host's "/" */
+	const struct fsroot *froot; /* the same root, to look beneath it */
 	double timeout;       /* seconds a command may take */
 	size_t output_max;    /* bytes of output kept */
 	bool plan;            /* read-only: commands must not write (apt-cache's cache, dnf's metadata) */

@@ -210,7 +210,7 @@ static void probe_running(struct resource *r, struct res_ctx *ctx)
 	else
 		ret = svc_systemctl(args, ctx->default_timeout, 0, &res, &err);
 	if (ret < 0) {
-		snprintf(s->why, sizeof(s->why), "cannot ask whether it runs: %s", err.msg);
+		snprintf(s->why, sizeof(s->why), "cannot ask whether it runs: %.900s", err.msg);
 		return;
 	}
 	if (res.timed_out || res.term_signal)
@@ -308,6 +308,19 @@ static int service_diff(struct resource *r, struct res_ctx *ctx)
 		diff_enabled(r);
 		if (r->status == RES_FAILED)
 			return -EIO;
+	}
+	/*
+	 * An image (a root other than "/" that systemd does not run) has no
+	 * running services to manage: enabled is what takes effect when it
+	 * boots.  Say so rather than fail every image build.
+	 */
+	if (s->provider == PROV_SYSTEMD && !s->can_act && !fsroot_is_host(ctx->root)) {
+		if (d->state >= 0 || r->notified) {
+			free(r->message);
+			r->message = xstrdup("state not managed: systemd does not run this root "
+					     "(an image); enabled takes effect when it boots");
+		}
+		return 0;
 	}
 	if (d->state >= 0 && s->running == RUN_UNKNOWN)
 		unknown_verb = d->state == ST_RUNNING ? "start" : "stop";

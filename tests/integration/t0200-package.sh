@@ -3,11 +3,12 @@
 # temp root fed by a local apt repository (apt-ftparchive, a file: source)
 # of .deb files built here: install, idempotence, upgrade to latest once
 # the lists are older than 24 h, a pinned version (downgrade), removal,
-# existing conffiles kept, twenty packages in one apt-get, and a package
-# no source offers failing alone while the rest installs.  The dpkg
+# existing conffiles kept, twenty packages in one apt-get, a package no
+# source offers failing alone while the rest installs, and a root with
+# its own dpkg, into which apt chroots to run dpkg and the root's hooks.  The dpkg
 # database in the root is checked with dpkg-query, not only tend's report.
 . "$(dirname "$0")/lib.sh"
-need dpkg-deb dpkg-query apt-get apt-cache apt-ftparchive
+need dpkg-deb dpkg-query apt-get apt-cache apt-ftparchive ldd
 
 REPO=$T/repo
 mkdir -p "$REPO" "$T/build" "$T/bin"
@@ -263,6 +264,43 @@ summary_is "0 changed, 0 ok, 2 failed, 0 skipped"
 stdout_matches "^failed package:fine: apt-get failed \(exit 100\): .*E: Unable to correct problems"
 stdout_matches "^failed package:broken: apt-get failed \(exit 100\)"
 dpkg_lacks fine
+
+step "a root with its own dpkg: apt chroots into it to run dpkg and the root's own hooks"
+# A tiny system: the host's dpkg tools and /bin/sh with their libraries,
+# stubs for the programs dpkg insists on, the repository inside it (dpkg
+# runs chrooted and must reach the .deb), and a hook in its apt.conf.d
+# that writes to a directory only the root has: run on the host, it would
+# fail (and apt with it).
+R2=$T/sys
+mkdir -p "$R2"/etc/apt/apt.conf.d "$R2"/etc/apt/preferences.d "$R2"/var/lib/dpkg/info \
+	"$R2"/var/lib/dpkg/updates "$R2"/var/lib/dpkg/triggers "$R2"/var/lib/apt/lists/partial \
+	"$R2"/var/cache/apt/archives/partial "$R2"/var/log/apt "$R2"/tmp "$R2"/usr/sbin "$R2"/repo "$R2"/tend-hook
+: >"$R2/var/lib/dpkg/status"
+for b in /usr/bin/dpkg /usr/bin/dpkg-deb /usr/bin/dpkg-split /usr/bin/tar /usr/bin/rm /bin/sh; do
+	mkdir -p "$R2$(dirname "$b")"
+	cp -L "$b" "$R2$b"
+	for l in $(ldd "$b" | grep -o '/[^ ]*'); do
+		mkdir -p "$R2$(dirname "$l")"
+		cp -L "$l" "$R2$l"
+	done
+done
+for s in diff ldconfig start-stop-daemon; do
+	printf '#!/bin/sh\nexit 0\n' >"$R2/usr/sbin/$s"
+	chmod +x "$R2/usr/sbin/$s"
+done
+cp "$REPO/hello_1.0_all.deb" "$R2/repo/"
+(cd "$R2/repo" && apt-ftparchive packages . | gzip -9n >Packages.gz)
+echo "deb [trusted=yes] file:$R2/repo ./" >"$R2/etc/apt/sources.list"
+echo 'DPkg::Pre-Invoke { ": > /tend-hook/ran"; };' >"$R2/etc/apt/apt.conf.d/50tend-test"
+: >"$T/apt-get.log"
+expect_exit 0 timeout -k 5 "$TEND_TIMEOUT" "$TEND" apply --root "$R2" site.yaml
+stdout_has "changed package:hello: create, version (none) -> 1.0"
+check "the root's hook ran inside the root" test -e "$R2/tend-hook/ran"
+got=$(dpkg-query --admindir="$R2/var/lib/dpkg" -W -f '${db:Status-Status} ${Version}' hello 2>&1)
+check "dpkg database of that root: hello 1.0 installed ($got)" test "$got" = "installed 1.0"
+assert_file_content "$R2/usr/share/tend-test/hello" $'hello 1.0\n'
+expect_exit 0 timeout -k 5 "$TEND_TIMEOUT" "$TEND" apply --root "$R2" site.yaml
+summary_is "0 changed, 1 ok, 0 failed, 0 skipped"
 
 step "bad input: a misspelt ensure is an error at its position, nothing runs"
 cat >bad.yaml <<EOF

@@ -281,10 +281,18 @@ static void apt_config_points_everything_at_the_root(void **state)
 
 	(void)state;
 	buf_init(&b, 0);
-	assert_int_equal(apt_config_text("/srv/img", &b), 0);
+	assert_int_equal(apt_config_text("/srv/img", false, &b), 0);
 	assert_non_null(strstr(buf_str(&b), "Dir \"/srv/img/\";\n"));
 	assert_non_null(strstr(buf_str(&b), "Dir::State::status \"/srv/img/var/lib/dpkg/status\";\n"));
 	assert_non_null(strstr(buf_str(&b), "DPkg::Options:: \"--root=/srv/img\";\n"));
+	assert_null(strstr(buf_str(&b), "Chroot"));
+	buf_free(&b);
+	/* a root with its own dpkg: apt chroots to run it and the root's hooks */
+	buf_init(&b, 0);
+	assert_int_equal(apt_config_text("/srv/img", true, &b), 0);
+	assert_non_null(strstr(buf_str(&b), "Dir \"/srv/img/\";\n"));
+	assert_non_null(strstr(buf_str(&b), "DPkg::Chroot-Directory \"/srv/img\";\n"));
+	assert_null(strstr(buf_str(&b), "--root"));
 	buf_free(&b);
 }
 
@@ -294,9 +302,9 @@ static void apt_config_refuses_what_it_cannot_quote(void **state)
 
 	(void)state;
 	buf_init(&b, 0);
-	assert_int_equal(apt_config_text("/srv/a\"b", &b), -EINVAL);
-	assert_int_equal(apt_config_text("/srv/a;b", &b), -EINVAL);
-	assert_int_equal(apt_config_text("/srv/a\nDir \"/\"", &b), -EINVAL);
+	assert_int_equal(apt_config_text("/srv/a\"b", false, &b), -EINVAL);
+	assert_int_equal(apt_config_text("/srv/a;b", true, &b), -EINVAL);
+	assert_int_equal(apt_config_text("/srv/a\nDir \"/\"", false, &b), -EINVAL);
 	assert_int_equal(b.len, 0);
 	buf_free(&b);
 }
