@@ -224,6 +224,10 @@ static int stanza_end(struct stanza *s, const char *native, struct pkg_set *ret,
 
 			snprintf(key, sizeof(key), "%s:%s", s->package, s->arch);
 			pkg_set_add(ret, key, s->version);
+			/* apt accepts name:NATIVE for an Architecture: all package */
+			snprintf(key, sizeof(key), "%s:%s", s->package, native);
+			if (!strcmp(s->arch, "all") && *native)
+				pkg_set_add(ret, key, s->version);
 		}
 	}
 	stanza_clear(s);

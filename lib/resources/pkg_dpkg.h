@@ -25,7 +25,8 @@ int dpkg_vercmp(const char *a, const char *b);
 
 /*
  * dpkg_status_parse - the installed packages of a dpkg status database
- * (data, len) into ret (finished): keys "name" and "name:arch".  A package
+ * (data, len) into ret (finished): keys "name" and "name:arch" (and
+ * "name:NATIVE" for an Architecture: all package).  A package
  * counts as installed in the states installed, triggers-pending and
  * triggers-awaited; half-installed or config-files ones do not.  Where a
  * name is installed for several architectures, "name" is the one for

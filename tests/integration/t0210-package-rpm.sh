@@ -36,8 +36,11 @@ mkrpm() {
 		-bb "$T/t.spec" >/dev/null 2>&1 || fail "rpmbuild $1 $2"
 	mv "$T/rpmbuild/RPMS/noarch/$1-$2-1.noarch.rpm" "$REPO/"
 }
+# dnf tells new metadata from old by its timestamps (whole seconds): an
+# index rebuilt within the second it was last read would look unchanged.
 index_repo() {
-	createrepo_c -q --update "$REPO" >/dev/null || fail "createrepo_c"
+	sleep 1
+	createrepo_c -q --update --revision "$(date +%s%N)" "$REPO" >/dev/null || fail "createrepo_c"
 }
 
 mkdir -p "$ROOT/var/lib/rpm" "$ROOT/etc/yum.repos.d"

@@ -293,7 +293,7 @@ echo '{"state": {"a": 1}, "changes": [}'
 EOF
 printf 'resources:\n  - badjson: x\n' >badjson.yaml
 expect_exit 1 tend plan badjson.yaml
-stdout_matches "^failed badjson:x: probe: invalid answer from $T/types/badjson: invalid JSON in its answer: .*\(line 2, column [0-9]+\)"
+stdout_matches "^failed badjson:x: probe: invalid answer from $T/types/badjson: invalid JSON in its answer: .*\(line [0-9]+, column [0-9]+\)"
 
 step "no JSON at all, or an answer of the wrong shape, fails too"
 mktype "$T/types" nojson <<'EOF'

@@ -145,6 +145,9 @@ static void status_keeps_installed_packages_by_name_and_arch(void **state)
 	assert_string_equal(installed(&s, "hello:amd64"), "2.10-3");
 	assert_string_equal(installed(&s, "trig"), "3");
 	assert_string_equal(installed(&s, "last"), "9");
+	assert_string_equal(installed(&s, "last:all"), "9");
+	assert_string_equal(installed(&s, "last:amd64"), "9");
+	assert_null(installed(&s, "hello:i386"));
 	pkg_set_free(&s);
 }
 
