@@ -56,6 +56,7 @@ test: build build-asan
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@examples/demo.sh $(BUILD)/src/tend/tend
+	@examples/ssh-node/demo.sh $(BUILD)/src/tend/tend
 
 bench: deps
 	@bench/run.sh

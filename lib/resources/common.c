@@ -193,6 +193,15 @@ bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *
 		    !strncmp(o->name, path, (size_t)n) && o->name[n] == '/')
 			return false;
 	}
+	for (size_t i = 0; i < r->ndeps; i++) {
+		const struct resource *d = r->deps[i];
+
+		if (d->status == RES_CHANGE || d->status == RES_UNKNOWN) {
+			res_unknown(r, "the parent directory %.*s does not exist yet (%s, which this follows, changes first)",
+				    n ? n : 1, path, d->id);
+			return true;
+		}
+	}
 	res_unknown(r, "the parent directory %.*s does not exist and nothing in this run creates it",
 		    n ? n : 1, path);
 	return true;
