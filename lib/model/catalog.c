@@ -11,6 +11,7 @@
 #include "model/catalog_int.h"
 #include "model/schema.h"
 #include "model/yaml.h"
+#include "resources/external.h"
 #include "util/strutil.h"
 
 void catalog_init(struct catalog *c)
@@ -78,6 +79,7 @@ void catalog_free(struct catalog *c)
 	free(c->files);
 	json_decref(c->vars);
 	json_decref(c->var_pos);
+	ext_types_free(c->ext_types);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -22,6 +22,7 @@ struct catalog {
 	json_t *vars;              /* merged vars (typed) */
 	json_t *var_pos;           /* var name -> "file:line" of the winning value */
 	unsigned docs;             /* documents added so far */
+	struct ext_type *ext_types; /* custom types the resources use */
 	char **files;              /* interned file names (srcpos.file points here) */
 	size_t nfiles;
 	/* open-addressing index id -> resource */

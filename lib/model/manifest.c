@@ -74,12 +74,12 @@ static int check_dup(struct catalog *c, struct resource *r, const char *file, co
 }
 
 /* type_of - a built-in type, else a custom type found beside file or in the types path. */
-static int type_of(const char *file, const struct ynode *key, const struct res_type **ret,
-		   struct tend_err *err)
+static int type_of(struct catalog *c, const char *file, const struct ynode *key,
+		   const struct res_type **ret, struct tend_err *err)
 {
 	char why[1024];
 	const char *hint;
-	int r = res_type_lookup(key->str, file, ret, why, sizeof(why));
+	int r = res_type_lookup(key->str, file, &c->ext_types, ret, why, sizeof(why));
 
 	if (r == 0)
 		return 0;
@@ -111,7 +111,7 @@ static int add_resource(struct catalog *c, const char *file, const struct ynode 
 	nv = item->items[1];
 	if (tk->kind != YN_SCALAR)
 		return err_at(err, -EINVAL, file, tk->line, tk->col, "a resource type must be a word");
-	ret = type_of(file, tk, &t, err);
+	ret = type_of(c, file, tk, &t, err);
 	if (ret < 0)
 		return ret;
 	if (nv->kind != YN_SCALAR || nv->len == 0 || (!nv->quoted && !strcmp(nv->str, "~")))

@@ -192,7 +192,6 @@ struct res_ctx {
 		const struct res_type *type;
 		void *data;
 	} caches[16];
-	const char *const *type_dirs;   /* where custom types are looked up */
 };
 
 /*

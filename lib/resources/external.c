@@ -13,13 +13,12 @@
  * JSON object line, so a chatty script still works); stdout's other lines
  * and all of stderr are kept as diagnostics.
  *
- * A custom type's res_type is made once per executable and kept in a
- * process-wide list, freed at exit: catalogs only point at it.
+ * A custom type's res_type is made once per executable and kept in a list
+ * the catalog owns (its resources point at it), freed with the catalog.
  */
 #include "resources/external.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,28 +548,20 @@ static void ext_free_state(struct resource *r)
 	S(r)->answer = NULL;
 }
 
-/* ---- the process-wide list of custom types ------------------------------ */
+/* ---- the list of custom types (owned by the catalog) ------------------- */
 
-static struct {
-	pthread_mutex_t lock;
-	struct ext_type *list;
-	bool atexit_set;
-} types = { PTHREAD_MUTEX_INITIALIZER, NULL, false };
-
-static void free_types(void)
+void ext_types_free(struct ext_type *list)
 {
-	pthread_mutex_lock(&types.lock);
-	while (types.list) {
-		struct ext_type *x = types.list;
+	while (list) {
+		struct ext_type *x = list;
 
-		types.list = x->next;
+		list = x->next;
 		free(x->name);
 		free(x->dir);
 		free(x->exe);
 		free(x->doc);
 		free(x);
 	}
-	pthread_mutex_unlock(&types.lock);
 }
 
 const char *ext_type_path(const struct res_type *t)
@@ -578,14 +569,13 @@ const char *ext_type_path(const struct res_type *t)
 	return t && t->probe == ext_probe ? ((const struct ext_type *)t)->exe : NULL;
 }
 
-const struct res_type *ext_type_get(const char *name, const char *dir)
+const struct res_type *ext_type_get(struct ext_type **list, const char *name, const char *dir)
 {
 	struct ext_type *x;
 
-	pthread_mutex_lock(&types.lock);
-	for (x = types.list; x; x = x->next)
+	for (x = *list; x; x = x->next)
 		if (!strcmp(x->name, name) && !strcmp(x->dir, dir))
-			goto out;
+			return &x->t;
 	x = xcalloc(1, sizeof(*x));
 	x->name = xstrdup(name);
 	x->dir = xstrdup(dir);
@@ -609,11 +599,7 @@ const struct res_type *ext_type_get(const char *name, const char *dir)
 		.free_desired = ext_free_desired,
 		.open_schema = true,
 	};
-	x->next = types.list;
-	types.list = x;
-	if (!types.atexit_set)
-		types.atexit_set = atexit(free_types) == 0;
-out:
-	pthread_mutex_unlock(&types.lock);
+	x->next = *list;
+	*list = x;
 	return &x->t;
 }

@@ -23,13 +23,18 @@
 /* ext_name_ok - whether name can name a custom type: [a-z][a-z0-9_]*, at most EXT_NAME_MAX bytes. */
 bool ext_name_ok(const char *name);
 
+struct ext_type;
+
 /*
  * ext_type_get - the custom type name whose executable is dir/name (dir
- * absolute).  Made on first use (open_schema, verify, ops that run the
- * executable), then the same pointer for the same name and dir; every
- * such type is freed when the process exits.  Thread-safe.
+ * absolute), kept in *list (owned by the caller, e.g. the catalog): made
+ * on first use (open_schema, verify, ops that run the executable), then
+ * the same pointer for the same name and dir.
  */
-const struct res_type *ext_type_get(const char *name, const char *dir);
+const struct res_type *ext_type_get(struct ext_type **list, const char *name, const char *dir);
+
+/* ext_types_free - free every type in list (NULL is fine). */
+void ext_types_free(struct ext_type *list);
 
 /* ext_type_path - the executable behind t, or NULL when t is not a custom type. */
 const char *ext_type_path(const struct res_type *t);

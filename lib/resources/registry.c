@@ -53,7 +53,8 @@ const char *const *res_type_names(void)
  * try_dir - look for the executable name in dir.  1 found (*ret set), 0
  * not there, -EACCES something by that name that cannot be run (why).
  */
-static int try_dir(const char *dir, size_t dirlen, const char *name, const struct res_type **ret,
+static int try_dir(struct ext_type **owner, const char *dir, size_t dirlen, const char *name,
+		   const struct res_type **ret,
 		   char *why, size_t whylen)
 {
 	char path[PATH_MAX], *abs;
@@ -74,13 +75,13 @@ static int try_dir(const char *dir, size_t dirlen, const char *name, const struc
 	abs = realpath(path, NULL);
 	if (!abs)
 		return 0;
-	*ret = ext_type_get(name, abs);
+	*ret = ext_type_get(owner, name, abs);
 	free(abs);
 	return 1;
 }
 
-int res_type_lookup(const char *name, const char *manifest, const struct res_type **ret, char *why,
-		    size_t whylen)
+int res_type_lookup(const char *name, const char *manifest, struct ext_type **owner,
+		    const struct res_type **ret, char *why, size_t whylen)
 {
 	const char *slash = manifest ? strrchr(manifest, '/') : NULL;
 	const char *path = getenv(RES_TYPES_PATH_ENV);
@@ -101,7 +102,7 @@ int res_type_lookup(const char *name, const char *manifest, const struct res_typ
 		snprintf(local, sizeof(local), "%.*s/types", (int)(slash - manifest), manifest);
 	else
 		snprintf(local, sizeof(local), "./types");
-	r = try_dir(local, strlen(local), name, ret, why, whylen);
+	r = try_dir(owner, local, strlen(local), name, ret, why, whylen);
 	if (r != 0)
 		return r < 0 ? r : 0;
 	len = (size_t)snprintf(seen, sizeof(seen), "%s", local);
@@ -111,7 +112,7 @@ int res_type_lookup(const char *name, const char *manifest, const struct res_typ
 		const char *end = strchrnul(p, ':');
 
 		if (end > p) {
-			r = try_dir(p, (size_t)(end - p), name, ret, why, whylen);
+			r = try_dir(owner, p, (size_t)(end - p), name, ret, why, whylen);
 			if (r != 0)
 				return r < 0 ? r : 0;
 			if (len < sizeof(seen))

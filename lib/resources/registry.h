@@ -36,9 +36,11 @@ const char *const *res_type_names(void);
  * names win.  Returns 0 (*ret set), -ENOENT when no type has that name
  * (why says where custom types were looked for, to end a message), or
  * -EACCES when a file of that name is there but is not an executable
- * (why is the whole message).
+ * (why is the whole message).  Custom types are kept in *owner (see
+ * ext_type_get).
  */
-int res_type_lookup(const char *name, const char *manifest, const struct res_type **ret, char *why,
-		    size_t whylen);
+struct ext_type;
+int res_type_lookup(const char *name, const char *manifest, struct ext_type **owner,
+		    const struct res_type **ret, char *why, size_t whylen);
 
 #endif

@@ -247,6 +247,7 @@ static void type_names_are_lowercase_words(void **state)
 struct tree {
 	char dir[64];
 	char manifest[128];
+	struct ext_type *types; /* custom types made by the lookups */
 };
 
 static void put_file(const char *dir, const char *sub, const char *name, mode_t mode)
@@ -296,6 +297,7 @@ static int tree_teardown(void **state)
 	if (system(cmd) != 0)
 		return -1;
 	unsetenv(RES_TYPES_PATH_ENV);
+	ext_types_free(t->types);
 	free(t);
 	return 0;
 }
@@ -306,7 +308,7 @@ static void lookup_finds_types_beside_the_manifest_first_then_the_types_path(voi
 	const struct res_type *a = NULL, *b = NULL, *c = NULL;
 	char why[512], want[256];
 
-	assert_int_equal(res_type_lookup("local", t->manifest, &a, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("local", t->manifest, &t->types, &a, why, sizeof(why)), 0);
 	snprintf(want, sizeof(want), "%s/site/types/local", t->dir);
 	assert_string_equal(ext_type_path(a), want);
 	assert_string_equal(a->name, "local");
@@ -315,11 +317,11 @@ static void lookup_finds_types_beside_the_manifest_first_then_the_types_path(voi
 	assert_false(a->name_is_path);
 	assert_non_null(a->refresh);
 
-	assert_int_equal(res_type_lookup("both", t->manifest, &b, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("both", t->manifest, &t->types, &b, why, sizeof(why)), 0);
 	snprintf(want, sizeof(want), "%s/site/types/both", t->dir);
 	assert_string_equal(ext_type_path(b), want);
 
-	assert_int_equal(res_type_lookup("system", t->manifest, &c, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("system", t->manifest, &t->types, &c, why, sizeof(why)), 0);
 	snprintf(want, sizeof(want), "%s/sys/system", t->dir);
 	assert_string_equal(ext_type_path(c), want);
 }
@@ -330,13 +332,13 @@ static void lookup_makes_one_type_per_executable(void **state)
 	const struct res_type *a = NULL, *b = NULL, *c = NULL;
 	char why[512], other[160];
 
-	assert_int_equal(res_type_lookup("local", t->manifest, &a, why, sizeof(why)), 0);
-	assert_int_equal(res_type_lookup("local", t->manifest, &b, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("local", t->manifest, &t->types, &a, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("local", t->manifest, &t->types, &b, why, sizeof(why)), 0);
 	assert_ptr_equal(a, b);
 	/* another manifest without types/ beside it finds sys/both, another type */
 	snprintf(other, sizeof(other), "%s/other.yaml", t->dir);
-	assert_int_equal(res_type_lookup("both", t->manifest, &a, why, sizeof(why)), 0);
-	assert_int_equal(res_type_lookup("both", other, &c, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("both", t->manifest, &t->types, &a, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("both", other, &t->types, &c, why, sizeof(why)), 0);
 	assert_ptr_not_equal(a, c);
 	assert_string_equal(a->name, c->name);
 }
@@ -347,7 +349,7 @@ static void builtin_types_win_over_executables(void **state)
 	const struct res_type *a = NULL;
 	char why[512];
 
-	assert_int_equal(res_type_lookup("file", t->manifest, &a, why, sizeof(why)), 0);
+	assert_int_equal(res_type_lookup("file", t->manifest, &t->types, &a, why, sizeof(why)), 0);
 	assert_ptr_equal(a, &res_type_file);
 	assert_null(ext_type_path(a));
 }
@@ -358,27 +360,27 @@ static void lookup_failures_say_why(void **state)
 	const struct res_type *a = NULL;
 	char why[512], want[512];
 
-	assert_int_equal(res_type_lookup("missing", t->manifest, &a, why, sizeof(why)), -ENOENT);
+	assert_int_equal(res_type_lookup("missing", t->manifest, &t->types, &a, why, sizeof(why)), -ENOENT);
 	snprintf(want, sizeof(want),
 		 "no executable 'missing' in the custom types directories %s/site/types, %s/nowhere, %s/sys",
 		 t->dir, t->dir, t->dir);
 	assert_string_equal(why, want);
 
-	assert_int_equal(res_type_lookup("noexec", t->manifest, &a, why, sizeof(why)), -EACCES);
+	assert_int_equal(res_type_lookup("noexec", t->manifest, &t->types, &a, why, sizeof(why)), -EACCES);
 	snprintf(want, sizeof(want), "custom type 'noexec': %s/site/types/noexec is not executable (chmod +x it)",
 		 t->dir);
 	assert_string_equal(why, want);
 
-	assert_int_equal(res_type_lookup("Bad-Name", t->manifest, &a, why, sizeof(why)), -ENOENT);
+	assert_int_equal(res_type_lookup("Bad-Name", t->manifest, &t->types, &a, why, sizeof(why)), -ENOENT);
 	assert_string_equal(why, "custom type names are lowercase words: [a-z][a-z0-9_]*");
 	assert_null(a);
 
 	setenv(RES_TYPES_PATH_ENV, "", 1);
-	assert_int_equal(res_type_lookup("system", t->manifest, &a, why, sizeof(why)), -ENOENT);
+	assert_int_equal(res_type_lookup("system", t->manifest, &t->types, &a, why, sizeof(why)), -ENOENT);
 	snprintf(want, sizeof(want), "no executable 'system' in the custom types directories %s/site/types",
 		 t->dir);
 	assert_string_equal(why, want);
-	assert_int_equal(res_type_lookup("x", "m.yaml", &a, why, sizeof(why)), -ENOENT);
+	assert_int_equal(res_type_lookup("x", "m.yaml", &t->types, &a, why, sizeof(why)), -ENOENT);
 	assert_string_equal(why, "no executable 'x' in the custom types directories ./types");
 }
 
