@@ -82,7 +82,11 @@ def print_rows(rows):
     print("-" * len(hdr))
     for r in rows:
         unit = r.get("unit", "s")
-        ratio = "%.3fx" % r["ratio"] if r.get("ratio") is not None else "-"
+        ratio = r.get("ratio")
+        if ratio is None:
+            ratio = "-"
+        else:
+            ratio = ("%.0fx" if ratio >= 100 else "%.1fx" if ratio >= 10 else "%.3fx") % ratio
         print("%-17s %-8s %-6s %9s %9s %9s %7.1fMB %10s %5d" % (
             r["tool"], r["workload"].upper(), r["phase"],
             fmt_s(r["median"]) + unit, fmt_s(r["min"]) + unit,
@@ -127,7 +131,7 @@ def main(argv):
             print("targets:")
             for t in s["targets"]:
                 verdict = {True: "PASS", False: "MISS", None: "SKIP"}[t["pass"]]
-                print("  %-4s %-34s %s" % (verdict, t["name"], t["detail"]))
+                print("  %-4s %-36s %s" % (verdict, t["name"], t["detail"]))
     print()
     print("raw numbers: %s" % argv[1])
     return 0

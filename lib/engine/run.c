@@ -52,7 +52,6 @@ int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, 
 	for (size_t i = 0; i < cat->n; i++) {
 		struct resource *res = cat->res[i];
 
-		res->state = xcalloc(1, res->type->state_size ? res->type->state_size : 1);
 		r = schema_decode(res, &run->ctx, err);
 		if (r < 0)
 			return r;
@@ -75,6 +74,9 @@ static void analyze(struct run *run, struct resource *r)
 	free(r->message);
 	r->message = NULL;
 	r->status = RES_PENDING;
+	/* probe state lives only while the resource is being worked on */
+	if (!r->state)
+		r->state = xcalloc(1, r->type->state_size ? r->type->state_size : 1);
 	ret = r->type->probe(r, &run->ctx);
 	if (ret < 0 || r->status == RES_FAILED || r->status == RES_UNKNOWN) {
 		if (r->status == RES_PENDING)
@@ -110,13 +112,15 @@ static void done(struct run *run, struct resource *r, double t0)
 		run->on_result(run, r, run->arg);
 }
 
-/* release - drop probe buffers of a resource that will not be looked at again. */
+/* release - drop the probe state of a resource that will not be looked at again. */
 static void release(struct resource *r)
 {
-	if (r->type->free_state) {
+	if (!r->state)
+		return;
+	if (r->type->free_state)
 		r->type->free_state(r);
-		memset(r->state, 0, r->type->state_size);
-	}
+	free(r->state);
+	r->state = NULL;
 }
 
 void run_plan(struct run *run)

@@ -160,13 +160,26 @@ static int add_resource(struct catalog *c, const char *file, const struct ynode 
 	return 0;
 }
 
-static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
+struct item_ctx {
+	struct catalog *c;
+	const char *file;
+	struct tend_err *err;
+};
+
+/* on_item - a resource item, as soon as the parser has it (streaming). */
+static int on_item(void *arg, const struct ynode *item)
 {
-	const char *file = catalog_intern(c, ydoc_name(d));
+	struct item_ctx *x = arg;
+
+	return add_resource(x->c, x->file, item, x->err);
+}
+
+/* add_doc - the document's top level, once its resources are in (streamed). */
+static int add_doc(struct catalog *c, const char *file, struct ydoc *d, struct tend_err *err)
+{
 	const struct ynode *root = ydoc_root(d);
 	int r = 0;
 
-	c->docs++;
 	if (!root)
 		return 0; /* an empty document declares nothing */
 	if (root->kind != YN_MAP)
@@ -186,8 +199,7 @@ static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
 				r = err_at(err, -EINVAL, file, v->line, v->col,
 					   "'resources' must be a list (each item '- TYPE: NAME'), not %s",
 					   ynode_kind_name(v));
-			for (size_t j = 0; r == 0 && v->kind == YN_SEQ && j < v->n; j++)
-				r = add_resource(c, file, v->items[j], err);
+			/* the items themselves were added as they were parsed (on_item) */
 		} else if (k->kind == YN_SCALAR && !strcmp(k->str, "tags")) {
 			r = err_at(err, -EINVAL, file, k->line, k->col,
 				   "'tags' belongs in a node document on tend-server, not in a manifest applied directly");
@@ -205,24 +217,32 @@ static int add_doc(struct catalog *c, struct ydoc *d, struct tend_err *err)
 int catalog_add_buf(struct catalog *c, const char *name, const char *data, size_t len,
 		    struct tend_err *err)
 {
+	struct item_ctx x = { c, catalog_intern(c, name), err };
+	struct ydoc_stream st = { "resources", on_item, &x };
 	struct ydoc *d;
-	int r = ydoc_load(name, data, len, &d, err);
+	int r;
 
+	c->docs++;
+	r = ydoc_load_stream(x.file, data, len, &st, &d, err);
 	if (r < 0)
 		return r;
-	r = add_doc(c, d, err);
+	r = add_doc(c, x.file, d, err);
 	ydoc_free(d);
 	return r;
 }
 
 int catalog_add_file(struct catalog *c, const char *path, struct tend_err *err)
 {
+	struct item_ctx x = { c, catalog_intern(c, path), err };
+	struct ydoc_stream st = { "resources", on_item, &x };
 	struct ydoc *d;
-	int r = ydoc_load_file(path, &d, err);
+	int r;
 
+	c->docs++;
+	r = ydoc_load_file_stream(x.file, &st, &d, err);
 	if (r < 0)
 		return r;
-	r = add_doc(c, d, err);
+	r = add_doc(c, x.file, d, err);
 	ydoc_free(d);
 	return r;
 }

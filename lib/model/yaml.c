@@ -132,7 +132,49 @@ struct builder {
 	struct frame stack[YAML_DEPTH_MAX + 1];
 	int depth;
 	struct tend_err *err;
+	const struct ydoc_stream *stream;
+	/* where the item being streamed started: the arena and anchors to go back to */
+	struct arena_chunk *mark_chunk;
+	size_t mark_used, mark_anchors;
 };
+
+/* streaming - whether the open frame at depth 2 is the streamed sequence:
+ * root map -> KEY -> sequence, so a node finished now is one of its items. */
+static bool streaming(const struct builder *b)
+{
+	const struct frame *root = &b->stack[0], *seq = &b->stack[1];
+	const struct ynode *key;
+
+	if (!b->stream || b->depth != 2 || root->node->kind != YN_MAP || seq->node->kind != YN_SEQ ||
+	    root->n % 2 != 1)
+		return false;
+	key = root->items[root->n - 1];
+	return key->kind == YN_SCALAR && !strcmp(key->str, b->stream->key);
+}
+
+static void mark(struct builder *b)
+{
+	b->mark_chunk = b->doc->chunks;
+	b->mark_used = b->doc->chunks ? b->doc->chunks->used : 0;
+	b->mark_anchors = b->doc->nanchors;
+}
+
+/* rewind - forget everything allocated since mark(): the streamed item is done. */
+static void rewind_to_mark(struct builder *b)
+{
+	struct ydoc *d = b->doc;
+
+	while (d->chunks && d->chunks != b->mark_chunk) {
+		struct arena_chunk *c = d->chunks;
+
+		d->chunks = c->next;
+		free(c);
+	}
+	if (d->chunks)
+		d->chunks->used = b->mark_used;
+	while (d->nanchors > b->mark_anchors)
+		free(d->anchors[--d->nanchors].name);
+}
 
 static int add_anchor(struct ydoc *d, const char *name, struct ynode *n)
 {
@@ -174,6 +216,11 @@ static int attach(struct builder *b, struct ynode *n)
 	if (b->depth == 0) {
 		b->doc->root = n;
 		return 0;
+	}
+	if (streaming(b)) {
+		r = b->stream->on_item(b->stream->arg, n);
+		rewind_to_mark(b);
+		return r;
 	}
 	f = &b->stack[b->depth - 1];
 	r = check_dup_key(b, f, n);
@@ -228,6 +275,8 @@ static int on_event(struct builder *b, yaml_event_t *ev, int *done)
 		*done = 1;
 		return 0;
 	case YAML_SCALAR_EVENT:
+		if (streaming(b))
+			mark(b);
 		n = new_node(b, YN_SCALAR, ev->start_mark);
 		n->str = arena_strndup(b->doc, (const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->len = ev->data.scalar.length;
@@ -242,6 +291,8 @@ static int on_event(struct builder *b, yaml_event_t *ev, int *done)
 			return err_at(b->err, -EINVAL, b->doc->name, (int)ev->start_mark.line + 1,
 				      (int)ev->start_mark.column + 1, "nesting deeper than %d levels",
 				      YAML_DEPTH_MAX);
+		if (streaming(b))
+			mark(b);
 		n = new_node(b, ev->type == YAML_SEQUENCE_START_EVENT ? YN_SEQ : YN_MAP, ev->start_mark);
 		anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
 									       : ev->data.mapping_start.anchor);
@@ -257,6 +308,8 @@ static int on_event(struct builder *b, yaml_event_t *ev, int *done)
 	case YAML_MAPPING_END_EVENT:
 		return close_frame(b);
 	case YAML_ALIAS_EVENT:
+		if (streaming(b))
+			mark(b);
 		n = find_anchor(b->doc, (const char *)ev->data.alias.anchor);
 		if (!n)
 			return err_at(b->err, -EINVAL, b->doc->name, (int)ev->start_mark.line + 1,
@@ -271,11 +324,18 @@ static int on_event(struct builder *b, yaml_event_t *ev, int *done)
 int ydoc_load(const char *name, const char *data, size_t len, struct ydoc **ret,
 	      struct tend_err *err)
 {
+	return ydoc_load_stream(name, data, len, NULL, ret, err);
+}
+
+int ydoc_load_stream(const char *name, const char *data, size_t len, const struct ydoc_stream *st,
+		     struct ydoc **ret, struct tend_err *err)
+{
 	struct builder b;
 	int r = 0, done = 0, end = 0;
 
 	memset(&b, 0, sizeof(b));
 	b.err = err;
+	b.stream = st;
 	b.doc = xcalloc(1, sizeof(*b.doc));
 	b.doc->name = xstrdup(name);
 	if (!yaml_parser_initialize(&b.parser)) {
@@ -311,6 +371,12 @@ int ydoc_load(const char *name, const char *data, size_t len, struct ydoc **ret,
 
 int ydoc_load_file(const char *path, struct ydoc **ret, struct tend_err *err)
 {
+	return ydoc_load_file_stream(path, NULL, ret, err);
+}
+
+int ydoc_load_file_stream(const char *path, const struct ydoc_stream *st, struct ydoc **ret,
+			  struct tend_err *err)
+{
 	struct buf data;
 	char chunk[65536];
 	int fd, r = 0;
@@ -337,7 +403,7 @@ int ydoc_load_file(const char *path, struct ydoc **ret, struct tend_err *err)
 	}
 	close(fd);
 	if (r == 0)
-		r = ydoc_load(path, buf_str(&data), data.len, ret, err);
+		r = ydoc_load_stream(path, buf_str(&data), data.len, st, ret, err);
 	buf_free(&data);
 	return r;
 }

@@ -44,6 +44,25 @@ int ydoc_load(const char *name, const char *data, size_t len, struct ydoc **ret,
 /* ydoc_load_file - read path (at most YAML_FILE_MAX bytes) and parse it. */
 int ydoc_load_file(const char *path, struct ydoc **ret, struct tend_err *err);
 
+/*
+ * Streaming: the items of the sequence under the root map's key are handed
+ * to on_item as each one is complete and are not kept (the sequence stays
+ * empty in the tree), so a manifest with 10,000 resources never holds more
+ * than one resource's nodes.  An anchor defined inside an item is not
+ * visible after it.  on_item returns 0, or a negative errno (having set
+ * the error) to stop the parse.
+ */
+struct ydoc_stream {
+	const char *key;
+	int (*on_item)(void *arg, const struct ynode *item);
+	void *arg;
+};
+
+int ydoc_load_stream(const char *name, const char *data, size_t len, const struct ydoc_stream *st,
+		     struct ydoc **ret, struct tend_err *err);
+int ydoc_load_file_stream(const char *path, const struct ydoc_stream *st, struct ydoc **ret,
+			  struct tend_err *err);
+
 struct ynode *ydoc_root(const struct ydoc *d);
 const char *ydoc_name(const struct ydoc *d);
 void ydoc_free(struct ydoc *d);

@@ -37,16 +37,17 @@ struct file_desired {
 	char *group;
 	int follow;
 	int force;
+	/* prepared (not attributes): the desired bytes; data points at content
+	 * or is owned (source, template) */
+	char *data;
+	size_t len;
+	bool have_data;
+	bool data_owned;
 };
 
 enum file_kind { FK_MISSING, FK_REGULAR, FK_SYMLINK, FK_DIRECTORY, FK_OTHER, FK_NOPARENT };
 
 struct file_state {
-	/* prepared: the desired bytes */
-	char *data;
-	size_t len;
-	bool have_data;
-	/* probed */
 	char *path;              /* effective path (the link target with follow) */
 	enum file_kind kind;
 	struct stat st;
@@ -136,16 +137,15 @@ static int load_local(const char *path, struct buf *out)
 static int file_prepare(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 {
 	struct file_desired *d = D(r);
-	struct file_state *s = S(r);
 	const char *key = d->template ? "template" : "source";
 	struct buf raw;
 	char *path;
 	int ret;
 
 	if (d->content) {
-		s->data = xstrdup(d->content);
-		s->len = strlen(d->content);
-		s->have_data = true;
+		d->data = d->content;
+		d->len = strlen(d->content);
+		d->have_data = true;
 	}
 	if (!d->source && !d->template)
 		goto check_sum;
@@ -182,19 +182,20 @@ static int file_prepare(struct resource *r, struct res_ctx *ctx, struct tend_err
 			free(path);
 			return ret;
 		}
-		s->len = out.len;
-		s->data = buf_steal(&out);
+		d->len = out.len;
+		d->data = buf_steal(&out);
 	} else {
-		s->len = raw.len;
-		s->data = buf_steal(&raw);
+		d->len = raw.len;
+		d->data = buf_steal(&raw);
 	}
-	s->have_data = true;
+	d->have_data = true;
+	d->data_owned = true;
 	free(path);
 check_sum:
-	if (d->sha256 && s->have_data) {
+	if (d->sha256 && d->have_data) {
 		char hex[SHA256_HEX_LEN + 1];
 
-		sha256_hex(s->data, s->len, hex);
+		sha256_hex(d->data, d->len, hex);
 		if (strcmp(hex, d->sha256))
 			return res_err_attr(r, err, "sha256", "%s: content has sha256 %s, expected %s", r->id,
 					    hex, d->sha256);
@@ -271,7 +272,7 @@ static int file_probe(struct resource *r, struct res_ctx *ctx)
 {
 	struct file_desired *d = D(r);
 	struct file_state *s = S(r);
-	bool want_content = s->have_data && d->ensure == ENSURE_PRESENT;
+	bool want_content = d->have_data && d->ensure == ENSURE_PRESENT;
 	int ret;
 
 	reset_probe(s);
@@ -304,23 +305,23 @@ static const char *kind_name(enum file_kind k)
 	return names[k];
 }
 
-static void diff_content(struct resource *r, struct file_state *s)
+static void diff_content(struct resource *r, const struct file_desired *d, struct file_state *s)
 {
 	char a[SHA256_HEX_LEN + 1], b[SHA256_HEX_LEN + 1];
 	struct buf diff;
 
-	if (s->cur.len == s->len && (!s->len || !memcmp(s->cur.data, s->data, s->len)))
+	if (s->cur.len == d->len && (!d->len || !memcmp(s->cur.data, d->data, d->len)))
 		return;
 	if (r->sensitive) {
 		res_change(r, "content", "(sensitive)", "(sensitive)");
 		return;
 	}
 	sha256_hex(buf_str(&s->cur), s->cur.len, a);
-	sha256_hex(s->data, s->len, b);
+	sha256_hex(d->data, d->len, b);
 	a[12] = b[12] = '\0';
 	res_change(r, "content", a, b);
 	buf_init(&diff, 0);
-	if (udiff(buf_str(&s->cur), s->cur.len, s->data, s->len, s->path, s->path, &diff) == 0)
+	if (udiff(buf_str(&s->cur), s->cur.len, d->data, d->len, s->path, s->path, &diff) == 0)
 		res_change_diff_take(r, buf_steal(&diff));
 	buf_free(&diff);
 }
@@ -345,8 +346,8 @@ static int file_diff(struct resource *r, struct res_ctx *ctx)
 		res_change(r, "ensure", kind_name(s->kind), "file");
 		return 0;
 	}
-	if (s->have_data)
-		diff_content(r, s);
+	if (d->have_data)
+		diff_content(r, d, s);
 	if (s->ids_known)
 		res_diff_meta(r, ctx, &s->st, s->uid, s->gid, d->mode);
 	return 0;
@@ -390,7 +391,7 @@ static int file_apply(struct resource *r, struct res_ctx *ctx)
 			uid = s->st.st_uid;
 		if (gid == (gid_t)-1 && keep)
 			gid = s->st.st_gid;
-		ret = atomic_write_at(dirfd, base, s->have_data ? s->data : "", s->have_data ? s->len : 0,
+		ret = atomic_write_at(dirfd, base, d->have_data ? d->data : "", d->have_data ? d->len : 0,
 				      mode, uid, gid);
 		if (ret < 0)
 			return res_fail(r, "cannot write %s: %s", s->path, strerror(-ret));
@@ -408,9 +409,18 @@ static void file_free_state(struct resource *r)
 {
 	struct file_state *s = S(r);
 
-	free(s->data);
 	free(s->path);
 	buf_free(&s->cur);
+}
+
+static void file_free_desired(struct resource *r)
+{
+	struct file_desired *d = D(r);
+
+	if (d->data_owned)
+		free(d->data);
+	d->data = NULL;
+	d->have_data = false;
 }
 
 const struct res_type res_type_file = {
@@ -428,4 +438,5 @@ const struct res_type res_type_file = {
 	.apply = file_apply,
 	.autorequire = file_autorequire,
 	.free_state = file_free_state,
+	.free_desired = file_free_desired,
 };
