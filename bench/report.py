@@ -121,7 +121,7 @@ def main(argv):
         print()
         print_rows(s["rows"])
         la = s.get("loadavg_start")
-        if la and la[0] > 0.5:
+        if la and la[0] > 1.0:
             print("note: load average %.2f when the suite started: other work was"
                   " running, the numbers are noisy" % la[0])
         for n in s.get("notes", []):

@@ -118,7 +118,10 @@ void report_resource_text(FILE *f, const struct run *run, const struct resource 
 			r->message ? r->message : "");
 		break;
 	case RES_OK:
-		if (o->verbose && run->plan)
+		/* a note on a resource that is right ("state not managed: ...") */
+		if (o->verbose && r->message)
+			fprintf(f, "  %s: ok (%s)\n", r->id, r->message);
+		else if (o->verbose && run->plan)
 			fprintf(f, "  %s: ok\n", r->id);
 		break;
 	default:
