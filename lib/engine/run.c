@@ -13,11 +13,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/graph.h"
 #include "model/schema.h"
+#include "util/atomic.h"
 #include "util/strutil.h"
+
+/* writes staged before a commit: bounded so a commit's syncfs stays short */
+#define RUN_STAGE_MAX 4096
 
 double run_now_ms(void)
 {
@@ -172,7 +178,7 @@ static void apply_one(struct run *run, struct resource *r)
 	}
 	/* what changed may have removed or replaced directories (a directory
 	 * resource, a command): drop the cached parent directory */
-	if (r->status == RES_CHANGED || r->status == RES_FAILED)
+	if ((r->status == RES_CHANGED || r->status == RES_FAILED) && !r->type->keeps_dirs)
 		fsroot_forget(&run->root);
 	if (r->status == RES_CHANGED)
 		notify_targets(r);
@@ -206,6 +212,84 @@ static void verify(struct run *run, struct resource *r)
 	res_clear_changes(r);
 	r->changes = saved;
 	r->nchanges = nsaved;
+}
+
+static int stage_add(void *arg, struct resource *r, const char *path, int dirfd)
+{
+	struct run *run = arg;
+	struct stat st;
+	size_t k;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	for (k = 0; k < run->ndevs && run->devs[k] != st.st_dev; k++)
+		;
+	if (k == run->ndevs) {
+		if (run->ndevs == sizeof(run->devs) / sizeof(run->devs[0]))
+			return -E2BIG; /* the caller writes this one at once */
+		run->devs[run->ndevs++] = st.st_dev;
+	}
+	run->staged = xrealloc(run->staged, (run->nstaged + 1) * sizeof(*run->staged));
+	run->staged[run->nstaged].r = r;
+	run->staged[run->nstaged].path = xstrdup(path);
+	run->nstaged++;
+	r->staged = true;
+	return 0;
+}
+
+/* sync_devs - syncfs once per filesystem holding a staged file. */
+static void sync_devs(struct run *run)
+{
+	for (size_t d = 0; d < run->ndevs; d++) {
+		for (size_t i = 0; i < run->nstaged; i++) {
+			const char *base;
+			struct stat st;
+			int dirfd;
+
+			if (fsroot_parent(&run->root, run->staged[i].path, &dirfd, &base) == 0 &&
+			    fstat(dirfd, &st) == 0 && st.st_dev == run->devs[d]) {
+				syncfs(dirfd);
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * commit - make every staged write durable (one syncfs per filesystem),
+ * rename each over its target, make the renames durable, and finish the
+ * resources.  A rename that fails fails its resource.
+ */
+static void commit(struct run *run)
+{
+	if (!run->nstaged)
+		return;
+	sync_devs(run);
+	for (size_t i = 0; i < run->nstaged; i++) {
+		struct run_staged *st = &run->staged[i];
+		const char *base;
+		int dirfd, ret;
+
+		ret = fsroot_parent(&run->root, st->path, &dirfd, &base);
+		if (ret == 0)
+			ret = atomic_commit_at(dirfd, base);
+		if (ret < 0) {
+			res_fail(st->r, "cannot write %s: %s", st->path, strerror(-ret));
+			st->r->status = RES_FAILED;
+		}
+	}
+	sync_devs(run);
+	for (size_t i = 0; i < run->nstaged; i++) {
+		struct resource *r = run->staged[i].r;
+
+		r->staged = false;
+		if (r->status != RES_CHANGED || !r->type->verify)
+			release(r);
+		done(run, r, run_now_ms());
+		free(run->staged[i].path);
+	}
+	run->nstaged = 0;
+	run->ndevs = 0;
 }
 
 static bool finished(const struct resource *r)
@@ -277,12 +361,18 @@ static void apply_batched(struct run *run, size_t at)
 
 void run_apply(struct run *run)
 {
+	run->stager.add = stage_add;
+	run->stager.arg = run;
+	run->ctx.stager = &run->stager;
 	for (size_t i = 0; i < run->cat->n; i++) {
 		struct resource *r = run->order[i];
 		double t0 = run_now_ms();
 
 		if (r->status != RES_PENDING)
 			continue; /* finished in an earlier batch */
+		/* others see the filesystem only as committed */
+		if (!r->type->staging_ok || run->nstaged >= RUN_STAGE_MAX)
+			commit(run);
 		if (r->type->apply_batch && !failed_dep(r)) {
 			analyze(run, r);
 			if (r->status == RES_CHANGE)
@@ -292,10 +382,14 @@ void run_apply(struct run *run)
 		} else {
 			apply_one(run, r);
 		}
+		if (r->staged)
+			continue; /* finished by commit() */
 		if (r->status != RES_CHANGED || !r->type->verify)
 			release(r);
 		done(run, r, t0);
 	}
+	commit(run);
+	run->ctx.stager = NULL;
 	for (size_t i = 0; i < run->cat->n; i++) {
 		struct resource *r = run->order[i];
 
@@ -346,6 +440,9 @@ void run_finish(struct run *run)
 
 void run_free(struct run *run)
 {
+	for (size_t i = 0; i < run->nstaged; i++)
+		free(run->staged[i].path);
+	free(run->staged);
 	res_cache_free_all(&run->ctx);
 	json_decref(run->ctx.tmpl);
 	free(run->order);

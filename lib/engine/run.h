@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "model/catalog.h"
 #include "util/err.h"
@@ -30,6 +31,15 @@ struct run {
 	struct run_summary sum;
 	bool plan;
 	double started_ms;
+	/* staged writes waiting for the batch commit */
+	struct run_staged {
+		struct resource *r;
+		char *path;
+	} *staged;
+	size_t nstaged;
+	dev_t devs[16];                 /* filesystems holding staged files */
+	size_t ndevs;
+	struct res_stager stager;
 	/* called after each resource's outcome is known (for live output) */
 	void (*on_result)(struct run *run, struct resource *r, void *arg);
 	void *arg;

@@ -140,6 +140,14 @@ struct res_type {
 	/* open_schema - any attribute is accepted and kept as JSON in
 	 * r->attrs (custom types in other languages). */
 	bool open_schema;
+	/* staging_ok - apply may stage its writes (res_write_file), which the
+	 * engine commits in batches, and the type does not read what other
+	 * resources write: the engine commits staged writes before any
+	 * resource of a type without this flag. */
+	bool staging_ok;
+	/* keeps_dirs - apply never removes or replaces a directory, so the
+	 * engine's cached parent directory stays valid after it. */
+	bool keeps_dirs;
 };
 
 struct resource {
@@ -176,6 +184,13 @@ struct resource {
 	struct buf output;              /* captured command output */
 	double elapsed_ms;
 	bool converged_checked;
+	bool staged;                    /* its write waits for the batch commit (engine) */
+};
+
+/* How the engine takes staged writes (see res_write_file in resources/common.h). */
+struct res_stager {
+	int (*add)(void *arg, struct resource *r, const char *path, int dirfd);
+	void *arg;
 };
 
 /* The run-wide context handed to every operation. */
@@ -192,6 +207,7 @@ struct res_ctx {
 		const struct res_type *type;
 		void *data;
 	} caches[16];
+	const struct res_stager *stager; /* NULL: every write is durable at once */
 };
 
 /*

@@ -11,6 +11,7 @@
 
 #include "model/catalog.h"
 #include "resources/registry.h"
+#include "util/atomic.h"
 #include "util/fsroot.h"
 #include "util/strutil.h"
 #include "util/userdb.h"
@@ -205,4 +206,20 @@ bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *
 	res_unknown(r, "the parent directory %.*s does not exist and nothing in this run creates it",
 		    n ? n : 1, path);
 	return true;
+}
+
+int res_write_file(struct resource *r, struct res_ctx *ctx, const char *path, int dirfd,
+		   const char *base, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
+{
+	int ret;
+
+	if (!ctx->stager || !r->type->staging_ok)
+		return atomic_write_at(dirfd, base, data, len, mode, uid, gid);
+	ret = atomic_stage_at(dirfd, base, data, len, mode, uid, gid);
+	if (ret == 0 && (ret = ctx->stager->add(ctx->stager->arg, r, path, dirfd)) < 0) {
+		/* the engine cannot take it (too many filesystems): write it at once */
+		atomic_abort_at(dirfd, base);
+		return atomic_write_at(dirfd, base, data, len, mode, uid, gid);
+	}
+	return ret;
 }

@@ -66,6 +66,15 @@ bool res_dep_pending(const struct resource *r, const char *id);
  */
 bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *path);
 
+/*
+ * res_write_file - replace path (dirfd/base inside the root) with data,
+ * atomically.  When the engine batches writes (ctx->stager), the content
+ * is staged and r completes when the batch is committed (one syncfs for
+ * many files); otherwise it is written and fsync'd at once.  0 or -errno.
+ */
+int res_write_file(struct resource *r, struct res_ctx *ctx, const char *path, int dirfd,
+		   const char *base, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
+
 /* res_mode_str - "0644" into a 8-byte buffer. */
 const char *res_mode_str(unsigned mode, char out[8]);
 

@@ -229,6 +229,7 @@ const struct res_type res_type_directory = {
 	.state_size = sizeof(struct dir_state),
 	.name_is_path = true,
 	.verify = true,
+	.staging_ok = true,
 	.probe = dir_probe,
 	.diff = dir_diff,
 	.apply = dir_apply,

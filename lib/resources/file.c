@@ -391,8 +391,8 @@ static int file_apply(struct resource *r, struct res_ctx *ctx)
 			uid = s->st.st_uid;
 		if (gid == (gid_t)-1 && keep)
 			gid = s->st.st_gid;
-		ret = atomic_write_at(dirfd, base, d->have_data ? d->data : "", d->have_data ? d->len : 0,
-				      mode, uid, gid);
+		ret = res_write_file(r, ctx, s->path, dirfd, base, d->have_data ? d->data : "",
+				     d->have_data ? d->len : 0, mode, uid, gid);
 		if (ret < 0)
 			return res_fail(r, "cannot write %s: %s", s->path, strerror(-ret));
 		return 0;
@@ -431,6 +431,8 @@ const struct res_type res_type_file = {
 	.state_size = sizeof(struct file_state),
 	.name_is_path = true,
 	.verify = true,
+	.staging_ok = true,
+	.keeps_dirs = true,
 	.check = file_check,
 	.prepare = file_prepare,
 	.probe = file_probe,

@@ -119,3 +119,52 @@ int atomic_write_at(int dirfd, const char *base, const void *data, size_t len,
 	}
 	return fsync_dir(dirfd);
 }
+
+int atomic_stage_at(int dirfd, const char *base, const void *data, size_t len, mode_t mode,
+		    uid_t uid, gid_t gid)
+{
+	char name[256];
+	int fd, r;
+
+	tmp_name(name, sizeof(name), base);
+	fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode & 0777);
+	if (fd < 0 && errno == EEXIST) {
+		unlinkat(dirfd, name, 0); /* a leftover of a killed run */
+		fd = openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode & 0777);
+	}
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, data, len);
+	if (r == 0 && (uid != ATOMIC_KEEP_OWNER || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)
+		r = -errno;
+	/* the umask may have taken bits off: set the mode exactly */
+	if (r == 0 && fchmod(fd, mode & 07777) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, name, 0);
+	return r;
+}
+
+int atomic_commit_at(int dirfd, const char *base)
+{
+	char name[256];
+
+	tmp_name(name, sizeof(name), base);
+	if (renameat(dirfd, name, dirfd, base) < 0) {
+		int r = -errno;
+
+		unlinkat(dirfd, name, 0);
+		return r;
+	}
+	return 0;
+}
+
+void atomic_abort_at(int dirfd, const char *base)
+{
+	char name[256];
+
+	tmp_name(name, sizeof(name), base);
+	unlinkat(dirfd, name, 0);
+}

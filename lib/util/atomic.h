@@ -25,6 +25,21 @@
 int atomic_write_at(int dirfd, const char *base, const void *data, size_t len,
 		    mode_t mode, uid_t uid, gid_t gid);
 
+/*
+ * Staged writes, for many files at once: atomic_stage_at writes the new
+ * content to ".BASE.tend-new" beside the target (mode and owner set, no
+ * fsync); the caller makes every staged file durable with one syncfs()
+ * per filesystem, then atomic_commit_at renames each over its target, and
+ * a second syncfs makes the renames durable.  Killed at any point, a
+ * target is its old bytes or its new ones; a leftover ".BASE.tend-new"
+ * is removed by the next write of that file.
+ */
+int atomic_stage_at(int dirfd, const char *base, const void *data, size_t len, mode_t mode,
+		    uid_t uid, gid_t gid);
+int atomic_commit_at(int dirfd, const char *base);
+/* atomic_abort_at - remove a staged temp that will not be committed. */
+void atomic_abort_at(int dirfd, const char *base);
+
 /* fsync_dir - fsync a directory fd (ignores EINVAL on filesystems without). */
 int fsync_dir(int dirfd);
 

@@ -416,10 +416,59 @@ static void directory_at_the_target_fails_and_leaves_no_temporary(void **state)
 	assert_int_equal(faccessat(f->dirfd, "d/inside", F_OK, 0), 0);
 }
 
+/* --- staged writes ------------------------------------------------------------ */
+
+static void staged_write_is_invisible_until_committed(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+
+	put(f, "motd", "old");
+	assert_int_equal(atomic_stage_at(f->dirfd, "motd", "new", 3, 0640, ATOMIC_KEEP_OWNER, (gid_t)-1), 0);
+	assert_int_equal(slurp(f, "motd", buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "old");
+	assert_int_equal(atomic_commit_at(f->dirfd, "motd"), 0);
+	assert_int_equal(slurp(f, "motd", buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "new");
+	assert_int_equal(mode_of(f, "motd"), 0640);
+	assert_names(f, "motd");
+}
+
+static void staging_again_replaces_a_leftover_staged_temp(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+
+	/* a run killed after staging left its temp; the next run stages anew */
+	assert_int_equal(atomic_stage_at(f->dirfd, "motd", "first", 5, 0644, ATOMIC_KEEP_OWNER, (gid_t)-1), 0);
+	assert_int_equal(atomic_stage_at(f->dirfd, "motd", "second", 6, 0644, ATOMIC_KEEP_OWNER, (gid_t)-1), 0);
+	assert_int_equal(atomic_commit_at(f->dirfd, "motd"), 0);
+	assert_int_equal(slurp(f, "motd", buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "second");
+	assert_names(f, "motd");
+}
+
+static void aborting_a_staged_write_leaves_the_target_alone(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+
+	put(f, "motd", "old");
+	assert_int_equal(atomic_stage_at(f->dirfd, "motd", "new", 3, 0644, ATOMIC_KEEP_OWNER, (gid_t)-1), 0);
+	atomic_abort_at(f->dirfd, "motd");
+	assert_int_equal(slurp(f, "motd", buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "old");
+	assert_names(f, "motd");
+	assert_true(atomic_commit_at(f->dirfd, "motd") < 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(staged_write_is_invisible_until_committed),
+		T(staging_again_replaces_a_leftover_staged_temp),
+		T(aborting_a_staged_write_leaves_the_target_alone),
 		T(write_creates_a_missing_file),
 		T(write_replaces_existing_content_entirely),
 		T(write_replaces_the_inode_so_open_readers_keep_the_old_bytes),
