@@ -64,26 +64,29 @@ static void auto_add(void *arg, const char *id)
 static int relations(struct catalog *c, struct resource *r, struct tend_err *err)
 {
 	struct resource *t = NULL;
+	struct res_rel *rel = r->rel;
 	int ret;
 
-	for (size_t i = 0; i < r->requires.n; i++) {
-		if ((ret = lookup(c, r, "requires", r->requires.v[i], &t, err)) < 0)
+	if (!rel)
+		return 0;
+	for (size_t i = 0; i < rel->requires.n; i++) {
+		if ((ret = lookup(c, r, "requires", rel->requires.v[i], &t, err)) < 0)
 			return ret;
 		add_dep(r, t);
 	}
-	for (size_t i = 0; i < r->before.n; i++) {
-		if ((ret = lookup(c, r, "before", r->before.v[i], &t, err)) < 0)
+	for (size_t i = 0; i < rel->before.n; i++) {
+		if ((ret = lookup(c, r, "before", rel->before.v[i], &t, err)) < 0)
 			return ret;
 		add_dep(t, r);
 	}
-	for (size_t i = 0; i < r->notify.n; i++) {
-		if ((ret = lookup(c, r, "notify", r->notify.v[i], &t, err)) < 0)
+	for (size_t i = 0; i < rel->notify.n; i++) {
+		if ((ret = lookup(c, r, "notify", rel->notify.v[i], &t, err)) < 0)
 			return ret;
 		add_dep(t, r);
 		add_notify(r, t);
 	}
-	for (size_t i = 0; i < r->subscribe.n; i++) {
-		if ((ret = lookup(c, r, "subscribe", r->subscribe.v[i], &t, err)) < 0)
+	for (size_t i = 0; i < rel->subscribe.n; i++) {
+		if ((ret = lookup(c, r, "subscribe", rel->subscribe.v[i], &t, err)) < 0)
 			return ret;
 		add_dep(r, t);
 		add_notify(t, r);

@@ -61,7 +61,14 @@ int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, 
 		r = schema_decode(res, &run->ctx, err);
 		if (r < 0)
 			return r;
+		/* decoded: the raw values are not needed again (their positions are) */
+		for (size_t k = 0; k < res->nattrs; k++) {
+			json_decref(res->attrs[k].val);
+			res->attrs[k].val = NULL;
+		}
 	}
+	/* prepare may look at other resources' decoded attributes (a group at
+	 * the users it lists): every resource is decoded first */
 	for (size_t i = 0; i < cat->n; i++) {
 		struct resource *res = cat->res[i];
 

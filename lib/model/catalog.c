@@ -49,21 +49,21 @@ static void resource_free(struct resource *r)
 		schema_free_desired(r);
 	}
 	free(r->desired);
-	for (size_t i = 0; i < r->nattrs; i++) {
-		free(r->attrs[i].key);
+	for (size_t i = 0; i < r->nattrs; i++)
 		json_decref(r->attrs[i].val);
-	}
 	free(r->attrs);
-	strlist_free(&r->requires);
-	strlist_free(&r->before);
-	strlist_free(&r->notify);
-	strlist_free(&r->subscribe);
+	if (r->rel) {
+		strlist_free(&r->rel->requires);
+		strlist_free(&r->rel->before);
+		strlist_free(&r->rel->notify);
+		strlist_free(&r->rel->subscribe);
+		free(r->rel);
+	}
 	free(r->deps);
 	free(r->notifies);
 	res_clear_changes(r);
 	free(r->message);
 	buf_free(&r->output);
-	free(r->name);
 	free(r->id);
 	free(r);
 }
@@ -142,11 +142,12 @@ struct resource *catalog_new_resource(struct catalog *c, const struct res_type *
 	size_t tl = strlen(t->name), nl = strlen(name);
 
 	r->type = t;
-	r->name = xstrdup(name);
+	/* one allocation: "TYPE:NAME", and the name is its tail */
 	r->id = xcalloc(1, tl + nl + 2);
 	memcpy(r->id, t->name, tl);
 	r->id[tl] = ':';
 	memcpy(r->id + tl + 1, name, nl);
+	r->name = r->id + tl + 1;
 	r->pos = *pos;
 	r->name_pos = *name_pos;
 	buf_init(&r->output, 0);
@@ -160,9 +161,10 @@ struct resource *catalog_new_resource(struct catalog *c, const struct res_type *
 	return r;
 }
 
-void catalog_set_attr_take(struct resource *r, const char *key, json_t *val,
+void catalog_set_attr_take(struct catalog *c, struct resource *r, const char *key, json_t *val,
 			   const struct srcpos *key_pos, const struct srcpos *val_pos)
 {
+	const struct res_attr *sa = schema_attr(r->type, key);
 	for (size_t i = 0; i < r->nattrs; i++) {
 		if (!strcmp(r->attrs[i].key, key)) {
 			json_decref(r->attrs[i].val);
@@ -173,7 +175,17 @@ void catalog_set_attr_take(struct resource *r, const char *key, json_t *val,
 		}
 	}
 	r->attrs = xrealloc(r->attrs, (r->nattrs + 1) * sizeof(*r->attrs));
-	r->attrs[r->nattrs].key = xstrdup(key);
+	/* keys repeat across thousands of resources: share one copy */
+	if (sa) {
+		r->attrs[r->nattrs].key = sa->name;
+	} else {
+		const char *k = NULL;
+
+		for (size_t i = 0; schema_meta_attrs[i] && !k; i++)
+			if (!strcmp(schema_meta_attrs[i], key))
+				k = schema_meta_attrs[i];
+		r->attrs[r->nattrs].key = k ? k : catalog_intern(c, key);
+	}
 	r->attrs[r->nattrs].val = val;
 	r->attrs[r->nattrs].key_pos = *key_pos;
 	r->attrs[r->nattrs].val_pos = *val_pos;

@@ -12,7 +12,7 @@ struct resource *catalog_new_resource(struct catalog *c, const struct res_type *
 				      const struct srcpos *name_pos);
 
 /* catalog_set_attr_take - set or override attribute key (takes val). */
-void catalog_set_attr_take(struct resource *r, const char *key, json_t *val,
+void catalog_set_attr_take(struct catalog *c, struct resource *r, const char *key, json_t *val,
 			   const struct srcpos *key_pos, const struct srcpos *val_pos);
 
 #endif

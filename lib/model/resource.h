@@ -85,9 +85,10 @@ struct change {
 	char *diff;       /* unified diff (file contents), or NULL */
 };
 
-/* a raw attribute as written (after merging), before decoding */
+/* a raw attribute as written (after merging), before decoding; the engine
+ * drops val once the resource is decoded and prepared (key and positions stay) */
 struct raw_attr {
-	char *key;
+	const char *key;        /* interned: the schema's name, or the catalog's copy */
 	json_t *val;
 	struct srcpos key_pos, val_pos;
 };
@@ -152,7 +153,7 @@ struct res_type {
 
 struct resource {
 	const struct res_type *type;
-	char *name;
+	char *name;                     /* points into id */
 	char *id;                       /* "TYPE:NAME" */
 	struct srcpos pos;              /* first declaration */
 	struct srcpos name_pos;
@@ -164,8 +165,10 @@ struct resource {
 	void *desired;                  /* type->desired_size bytes, decoded */
 	void *state;                    /* type->state_size bytes, probe result */
 
-	/* meta attributes, common to all types */
-	struct strlist requires, before, notify, subscribe;
+	/* meta attributes, common to all types; rel is NULL when none is set */
+	struct res_rel {
+		struct strlist requires, before, notify, subscribe;
+	} *rel;
 	bool sensitive;
 
 	/* graph (engine) */

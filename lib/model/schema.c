@@ -356,14 +356,16 @@ static int decode_meta(struct resource *r, const struct raw_attr *a, struct res_
 		r->sensitive = b == 1;
 		return ret;
 	}
+	if (!r->rel)
+		r->rel = xcalloc(1, sizeof(*r->rel));
 	if (!strcmp(a->key, "requires"))
-		l = &r->requires;
+		l = &r->rel->requires;
 	else if (!strcmp(a->key, "before"))
-		l = &r->before;
+		l = &r->rel->before;
 	else if (!strcmp(a->key, "notify"))
-		l = &r->notify;
+		l = &r->rel->notify;
 	else
-		l = &r->subscribe;
+		l = &r->rel->subscribe;
 	strlist_free(l);
 	ret = decode_list(r, a, ctx, ATTR_RAW, false, l, err);
 	for (size_t i = 0; ret == 0 && i < l->n; i++)

@@ -551,8 +551,8 @@ static void decode_converts_by_kind_and_applies_defaults(void **state)
 	assert_int_equal(*(int *)field(r, "follow"), 0); /* default "false" */
 	assert_int_equal(*(int *)field(r, "ensure"), 0); /* default "present" */
 	assert_null(*(char **)field(r, "owner"));	 /* no default */
-	assert_int_equal(r->requires.n, 1);
-	assert_string_equal(r->requires.v[0], "directory:/etc");
+	assert_int_equal(r->rel->requires.n, 1);
+	assert_string_equal(r->rel->requires.v[0], "directory:/etc");
 }
 
 static void decode_errors_point_at_the_value(void **state)

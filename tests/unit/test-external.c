@@ -436,8 +436,8 @@ static void custom_type_attributes_decode_with_templates_and_positions(void **st
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.tmpl = json_copy(c.vars);
 	assert_int_equal(schema_decode(c.res[0], &ctx, &err), 0);
-	assert_int_equal(c.res[0]->notify.n, 1);
-	assert_string_equal(c.res[0]->notify.v[0], "local:two");
+	assert_int_equal(c.res[0]->rel->notify.n, 1);
+	assert_string_equal(c.res[0]->rel->notify.v[0], "local:two");
 	json_decref(ctx.tmpl);
 	catalog_free(&c);
 
