@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 
 #include "resources/common.h"
 #include "util/atomic.h"
+#include "util/hash.h"
 #include "util/proc.h"
 #include "util/strutil.h"
 
@@ -289,7 +289,7 @@ static int b64_decode(const char *s, size_t n, unsigned char **ret, size_t *ret_
 		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/')
 			return -EINVAL;
 	out = xcalloc(1, n / 4 * 3 + 1);
-	len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+	len = base64_decode(out, (const unsigned char *)s, (int)n);
 	if (len < 0 || (size_t)len < pad) {
 		free(out);
 		return -EINVAL;
@@ -302,14 +302,13 @@ static int b64_decode(const char *s, size_t n, unsigned char **ret, size_t *ret_
 /* fingerprint - "SHA256:" and the unpadded base64 of the blob's digest, as ssh-keygen -l. */
 static char *fingerprint(const unsigned char *blob, size_t len)
 {
-	unsigned char md[EVP_MAX_MD_SIZE], b64[64];
-	unsigned mdlen = 0;
+	unsigned char md[SHA256_LEN], b64[64];
 	char *fp;
 	int n;
 
-	if (!EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL))
+	if (sha256_raw(blob, len, md) < 0)
 		return xstrdup("SHA256:?");
-	n = EVP_EncodeBlock(b64, md, (int)mdlen);
+	n = base64_encode(b64, md, SHA256_LEN);
 	while (n > 0 && b64[n - 1] == '=')
 		n--;
 	if (asprintf(&fp, "SHA256:%.*s", n, (const char *)b64) < 0)

@@ -15,13 +15,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/hash.h"
 #include "resources/accounts.h"
 
 /* key_b64 - base64 of an SSH key blob: string type, then 32 bytes (0..31 + salt). */
@@ -37,7 +37,7 @@ static char *key_b64(const char *type, unsigned char salt)
 	for (unsigned i = 0; i < 32; i++)
 		blob[n++] = (unsigned char)(i + salt);
 	out = calloc(1, n * 2 + 4);
-	EVP_EncodeBlock(out, blob, (int)n);
+	base64_encode(out, blob, (int)n);
 	return (char *)out;
 }
 
