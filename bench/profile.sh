@@ -2,7 +2,8 @@
 # profile.sh - where tend spends its time on a benchmark workload: builds
 # tend optimised with symbols and frame pointers (build-profile/), generates
 # the workload (bench/gen.py), and records a perf profile of one create run
-# (empty tree) and one no-op run (tree already right).  Prints the top
+# (empty tree) and one no-op run (tree already right), the tree on a fresh
+# loop-mounted ext4 as in run.sh.  Prints the top
 # functions by self time of each, and leaves the perf.data files behind.
 #
 #   bench/profile.sh [w1|w2]        (default w2; needs perf: linux-perf)
@@ -28,9 +29,17 @@ fi
 ninja -C "$build" >/dev/null
 tend="$top/$build/src/tend/tend"
 
+# the tree on a fresh ext4 image, as in run.sh (BENCH_FS=loop)
+if mountpoint -q "$dir/fs" 2>/dev/null; then umount "$dir/fs"; fi
 rm -rf "$dir"
-mkdir -p "$dir/tree"
-python3 "$here/gen.py" "$workload" "$dir/tree" "$dir/in" >/dev/null
+mkdir -p "$dir/fs"
+if truncate -s 4G "$dir/fs.img" &&
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$dir/fs.img" &&
+	mount -o loop "$dir/fs.img" "$dir/fs"; then
+	trap 'umount "$dir/fs"; rm -f "$dir/fs.img"' EXIT
+fi
+mkdir -p "$dir/fs/tree"
+python3 "$here/gen.py" "$workload" "$dir/fs/tree" "$dir/in" >/dev/null
 
 report() {
 	echo

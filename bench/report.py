@@ -118,6 +118,8 @@ def main(argv):
     for s in suites:
         print()
         print("== %s" % s.get("title", s["suite"]))
+        if s.get("config", {}).get("tree_fs"):
+            print("   tree on: %s" % s["config"]["tree_fs"])
         print()
         print_rows(s["rows"])
         la = s.get("loadavg_start")

@@ -12,6 +12,7 @@
 #   BENCH_WORKLOADS="w1 w2"   workloads;  BENCH_RUNS=N  measured runs each
 #   BENCH_BUILD=build-release tend's release build directory
 #   BENCH_TMPDIR=/var/tmp     where the fresh work directory is made
+#   BENCH_FS=loop             the tree on a fresh loop-mounted ext4; dir: plain directory
 #   BENCH_KEEP=1              keep the work directory (logs, inputs)
 set -euo pipefail
 
@@ -37,6 +38,7 @@ want python3 python3
 want cc gcc
 want meson meson
 want ninja ninja-build
+want mkfs.ext4 e2fsprogs
 for t in $tools; do
 	case $t in
 	cfengine) want cf-agent cfengine3 ;;
@@ -67,6 +69,9 @@ export BENCH_TEND="$top/$build/src/tend/tend"
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/tend-bench.XXXXXX")
 export BENCH_WORK="$work"
 cleanup() {
+	if mountpoint -q "$work/fs" 2>/dev/null; then
+		umount "$work/fs" || say "could not unmount $work/fs"
+	fi
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		say "work directory kept: $work"
 	else
@@ -74,6 +79,23 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+
+# The tree the tools write lives on a fresh ext4 (with its journal, as
+# mkfs.ext4 makes it) in a loop-mounted image, so that every run sees the
+# same, realistic filesystem whatever the host's is.  BENCH_FS=dir: a plain
+# directory in the work directory instead (also the fallback).
+mkdir -p "$work/fs"
+export BENCH_TREE_BASE="$work/fs" BENCH_TREE_FS="directory on the host's filesystem"
+if [ "${BENCH_FS:-loop}" = loop ]; then
+	if truncate -s 4G "$work/fs.img" &&
+		mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work/fs.img" &&
+		mount -o loop "$work/fs.img" "$work/fs"; then
+		BENCH_TREE_FS="fresh ext4 (journal, mkfs defaults) in a 4 GiB loop-mounted image"
+	else
+		say "cannot loop-mount an ext4 image (needs root); using a plain directory"
+		rm -f "$work/fs.img"
+	fi
+fi
 
 export BENCH_TOOLSDIR="$work/bin"
 mkdir -p "$BENCH_TOOLSDIR"

@@ -17,7 +17,6 @@ import os
 import shutil
 import stat
 import sys
-import time
 
 import benchlib as bl
 import gen
@@ -166,17 +165,17 @@ def reset_tree(tree):
 
 
 def empty_trash(tree):
-    """Delete the old trees, then wait until ext4 no longer counts their
-    inodes as recently deleted.  Without a journal, ext4 skips an inode
-    freed in the last 5 s (RECENTCY_MIN; its table block written back) when
-    it allocates, and searching past thousands of them made a create run
-    just after deleting a tree several times slower, for every tool alike.
-    So a create phase deletes nothing while it runs."""
+    """Delete the old trees.  Done between phases, never while a create
+    phase runs: on ext4 without a journal the allocator skips inodes freed
+    recently (up to 5 minutes when their inode table block is dirty), and
+    a create run right after deleting a tree spent most of its time in that
+    search (`recently_deleted` in the kernel profile).  On the harness's
+    own journaled filesystem (BENCH_FS=loop, the default) this does not
+    arise; with BENCH_FS=dir on such a host it can still slow create runs."""
     trash = tree + ".trash"
     if os.path.lexists(trash):
         shutil.rmtree(trash)
         os.sync()
-        time.sleep(6)
 
 
 def build_tree(tree, workload):
@@ -263,6 +262,9 @@ def run_phase(tool, workload, phase, inputs, tree, expected, nruns):
             touched = [p for p in sorted(before) if before[p] != keys.get(p)]
             raise bl.BenchError("%s: a no-op run touched %d entries, e.g. %s"
                                 % (what, len(touched), touched[:3]))
+        if r["leftover"]:
+            bl.log("  warning: %s left %d processes running; they were killed"
+                   % (what, r["leftover"]))
         r["warmup"] = i < warmup
         bl.log("  %-16s %s %-6s %s %8.3f s  %7.1f MB"
                % (tool.label, workload, phase,
@@ -338,7 +340,7 @@ def main():
     work = bl.env("BENCH_WORK")
     load_start = bl.loadavg()
     workloads, nruns, names = config()
-    tree = os.path.join(work, "tree")
+    tree = os.path.join(bl.env("BENCH_TREE_BASE", work), "tree")
     os.umask(0o022)
     tools = [TOOL_CLASSES[n](work) for n in names]
     for t in tools:
@@ -365,7 +367,8 @@ def main():
     bl.write_suite({"suite": "apply",
                     "title": "apply: files and directories, tend vs CFEngine, Puppet, Ansible",
                     "config": {"workloads": workloads, "runs": nruns, "warmup": 1,
-                               "tools": names},
+                               "tools": names, "tree": tree,
+                               "tree_fs": bl.env("BENCH_TREE_FS", "directory")},
                     "tools": {t.label: t.version() for t in tools},
                     "loadavg_start": load_start, "loadavg_end": bl.loadavg(),
                     "notes": notes, "rows": rows, "targets": targets(rows)})

@@ -290,8 +290,7 @@ static void commit(struct run *run)
 		struct resource *r = run->staged[i].r;
 
 		r->staged = false;
-		if (r->status != RES_CHANGED || !r->type->verify)
-			release(r);
+		release(r); /* verify probes afresh */
 		done(run, r, run_now_ms());
 		free(run->staged[i].path);
 	}
@@ -359,8 +358,7 @@ static void apply_batched(struct run *run, size_t at)
 	}
 	fsroot_forget(&run->root);
 	for (size_t i = 1; i < n; i++) {
-		if (batch[i]->status != RES_CHANGED || !batch[i]->type->verify)
-			release(batch[i]);
+		release(batch[i]);
 		done(run, batch[i], run_now_ms());
 	}
 	free(batch);
@@ -391,8 +389,8 @@ void run_apply(struct run *run)
 		}
 		if (r->staged)
 			continue; /* finished by commit() */
-		if (r->status != RES_CHANGED || !r->type->verify)
-			release(r);
+		/* the probe state goes now, for every resource: verify probes afresh */
+		release(r);
 		done(run, r, t0);
 	}
 	commit(run);
