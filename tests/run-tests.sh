@@ -44,12 +44,14 @@ for build in "$@"; do
 	fi
 	for t in "$build"/tests/unit/test-*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
+		[ -n "${ONLY:-}" ] && continue
 		run_one "$tag/unit/$(basename "$t")" "$t"
 	done
 	for t in tests/integration/t[0-9]*.sh; do
 		[ -f "$t" ] || continue
-		case $build in /*) bin=$build/src/tend/tend ;; *) bin=$top/$build/src/tend/tend ;; esac
-		TEND="$bin" run_one "$tag/$(basename "$t" .sh)" bash "$t"
+		case "$(basename "$t")" in ${ONLY:-*}) ;; *) continue ;; esac
+		case $build in /*) bdir=$build ;; *) bdir=$top/$build ;; esac
+		TEND="$bdir/src/tend/tend" TEND_SERVER="$bdir/src/tend-server/tend-server" run_one "$tag/$(basename "$t" .sh)" bash "$t"
 	done
 done
 

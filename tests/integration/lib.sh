@@ -29,6 +29,7 @@ umask 022
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TEND=${TEND:-$TOP/build/src/tend/tend}
+TEND_SERVER=${TEND_SERVER:-$(dirname "$(dirname "$TEND")")/tend-server/tend-server}
 TEST_NAME=$(basename "$0" .sh)
 # A hung binary must fail the test, not hang the suite.
 TEND_TIMEOUT=${TEND_TIMEOUT:-60}

@@ -1,0 +1,146 @@
+/*
+ * api.h - the HTTP API's request handlers and the one table that routes
+ * requests to them.
+ *
+ * Authorisation happens in the dispatcher (dispatch.c), never in a
+ * handler: every route declares its permission in API_ROUTE(), a macro
+ * that does not compile without one, and the dispatcher refuses to start
+ * (and test-dispatch fails) if a table entry has none.  A handler runs
+ * only after the caller was authenticated and allowed; writes are audited
+ * by the dispatcher from what the handler put in rs->audit_*.
+ *
+ * Handlers answer JSON: api_ok / api_error set the response and return 0.
+ * Request bodies are at most cfg.body_max bytes (413 beyond), JSON bodies
+ * must be objects; unknown fields are refused with 400 (api_body_fields).
+ */
+#ifndef TEND_SERVER_API_H
+#define TEND_SERVER_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server.h"
+
+enum api_perm {
+	API_PERM_UNSET = 0,   /* a table entry without permission: refused at start */
+	API_PERM_PUBLIC,      /* no token needed */
+	API_PERM_READ,        /* ro or rw token */
+	API_PERM_WRITE,       /* rw token; audited */
+};
+
+#define API_PARAMS_MAX 4
+
+struct api_req {
+	struct server *srv;
+	const char *method;            /* "GET", "PUT", ... */
+	const char *path;              /* URL path, decoded, without the query */
+	const char *params[API_PARAMS_MAX]; /* captured {x} and {x...} segments */
+	void *conn;                    /* MHD connection (query arguments, headers) */
+	const char *body;              /* request body (NUL-terminated), may be NULL */
+	size_t body_len;
+	const char *caller;            /* token name */
+	const char *address;           /* client address, text */
+};
+
+struct api_resp {
+	int status;
+	json_t *json;                  /* body (taken), or NULL with raw */
+	char *raw;                     /* raw body (malloc'd), used when json is NULL */
+	size_t raw_len;
+	const char *content_type;      /* for raw; default text/plain */
+	char etag[80];                 /* sent as ETag when set */
+	/* audit: what a write acted on (dispatcher records it) */
+	char audit_target[1100];
+	char audit_commit[41];
+	char audit_detail[512];
+};
+
+typedef int (*api_handler)(struct api_req *rq, struct api_resp *rs);
+
+struct repo_snap;
+
+struct api_route {
+	const char *method;
+	const char *pattern;   /* "/v1/nodes/{node}", "/v1/files/{path...}" (rest of path) */
+	enum api_perm perm;
+	api_handler fn;
+	const char *summary;
+};
+
+/* API_ROUTE - a table entry; PERM is PUBLIC, READ or WRITE (no default). */
+#define API_ROUTE(METHOD, PATTERN, PERM, FN, SUMMARY) \
+	{ METHOD, PATTERN, API_PERM_##PERM, FN, SUMMARY }
+
+/* The table (dispatch.c), terminated by { NULL }. */
+extern const struct api_route api_routes[];
+
+/*
+ * api_route_match - the route for method and path, with captured params;
+ * NULL when none (*ret_path_known tells 405 from 404).
+ */
+const struct api_route *api_route_match(const char *method, const char *path,
+					const char *params[API_PARAMS_MAX], char *scratch,
+					size_t scratch_len, bool *ret_path_known);
+
+/* api_routes_check - -EINVAL (message) when an entry lacks a permission or a handler. */
+int api_routes_check(struct tend_err *err);
+
+/* ---- for handlers ---- */
+
+/* api_ok - status 200 (or given) with body json (taken). */
+int api_ok(struct api_resp *rs, int status, json_t *json);
+/* api_error - {"error": message} with status; returns 0. */
+int api_error(struct api_resp *rs, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* api_error_errno - map -ENOENT 404, -ESTALE 409, -EEXIST 409, -EINVAL 400, -EFBIG 413, else 500. */
+int api_error_errno(struct api_resp *rs, int code, const char *msg);
+
+/* api_query - query argument name, or NULL. */
+const char *api_query(struct api_req *rq, const char *name);
+/* api_query_int - query argument as an integer in [min,max]; def when absent; -EINVAL when bad. */
+int api_query_int(struct api_req *rq, const char *name, long def, long min, long max, long *ret);
+
+/*
+ * api_body_json - the body parsed as a JSON object whose keys are all in
+ * allowed (NULL-terminated); on error sets a 400 in rs and returns -EINVAL.
+ */
+int api_body_json(struct api_req *rq, struct api_resp *rs, const char *const *allowed,
+		  json_t **ret);
+
+/* Route handler groups (one file each). */
+/* api_config.c: files, history, diff, revert */
+int api_files_list(struct api_req *rq, struct api_resp *rs);
+int api_file_get(struct api_req *rq, struct api_resp *rs);
+int api_file_put(struct api_req *rq, struct api_resp *rs);
+int api_file_delete(struct api_req *rq, struct api_resp *rs);
+int api_history(struct api_req *rq, struct api_resp *rs);
+int api_commit_get(struct api_req *rq, struct api_resp *rs);
+int api_diff(struct api_req *rq, struct api_resp *rs);
+int api_revert(struct api_req *rq, struct api_resp *rs);
+/* api_catalog.c: catalogs, explain, tags */
+int api_node_catalog(struct api_req *rq, struct api_resp *rs);
+int api_node_explain(struct api_req *rq, struct api_resp *rs);
+int api_tags(struct api_req *rq, struct api_resp *rs);
+/* api_nodes.c: inventory, node tags, reports, audit */
+int api_nodes_list(struct api_req *rq, struct api_resp *rs);
+int api_node_get(struct api_req *rq, struct api_resp *rs);
+int api_node_tags_put(struct api_req *rq, struct api_resp *rs);
+int api_node_reports(struct api_req *rq, struct api_resp *rs);
+int api_node_report_post(struct api_req *rq, struct api_resp *rs);
+int api_report_get(struct api_req *rq, struct api_resp *rs);
+int api_audit(struct api_req *rq, struct api_resp *rs);
+/* dispatch.c: health, openapi */
+int api_health(struct api_req *rq, struct api_resp *rs);
+int api_openapi(struct api_req *rq, struct api_resp *rs);
+
+/*
+ * api_commit_checked - shared write path: validate candidate snapshot s
+ * (compile_validate: 400 with {"error","errors":[...]} and nothing
+ * committed when invalid), then commit it with the caller as author
+ * (409 on a stale expect).  On success fills rs->audit_commit and *out.
+ */
+int api_commit_checked(struct api_req *rq, struct api_resp *rs, struct repo_snap *s,
+		       const char *expect, const char *message, char out[41]);
+
+#endif

@@ -1,0 +1,1 @@
+/* api_util.c - being written */

@@ -1,0 +1,132 @@
+/*
+ * db.h - the server's runtime state in SQLite (WAL): API tokens, nodes as
+ * last seen (facts, addresses, MACs, status), reports, and the audit log.
+ * What is configured lives in git (repo.h); this is what was observed.
+ *
+ * The schema is versioned: db_open applies the migrations the file has
+ * not seen yet, each in its own transaction, and refuses a file written
+ * by a newer tend-server.  Every write is one transaction, durable before
+ * the call returns (synchronous=FULL under WAL).
+ *
+ * JSON in and out is jansson; strings returned in JSON are copies.
+ * Times are ISO 8601 UTC strings ("2026-11-22T06:09:23Z") in JSON and
+ * Unix seconds in the database.
+ */
+#ifndef TEND_SERVER_DB_H
+#define TEND_SERVER_DB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct db;
+
+/* Roles of API tokens. */
+enum db_role {
+	DB_ROLE_RO = 1,   /* reads only */
+	DB_ROLE_RW = 2,   /* reads and writes */
+};
+
+/* db_open - open (creating) the database file at path, migrating it. */
+int db_open(const char *path, struct db **ret, struct tend_err *err);
+void db_close(struct db *db);
+
+/* db_schema_version - the schema version the file is at. */
+int db_schema_version(struct db *db);
+
+/* ---- tokens ---- */
+
+/*
+ * db_token_create - a new token for role, named name (unique; NULL: a
+ * generated "token-N").  *ret_secret (malloc'd) is the bearer secret,
+ * "tend_" + 43 base64url characters of 32 random bytes: shown once, only
+ * its SHA-256 is stored.  -EEXIST when the name is taken.
+ */
+int db_token_create(struct db *db, const char *name, enum db_role role, char **ret_secret,
+		    struct tend_err *err);
+
+/*
+ * db_token_check - the token whose secret this is: its name (malloc'd)
+ * and role; -EACCES when no live token matches (compared by hash).
+ * Records the time it was last used.
+ */
+int db_token_check(struct db *db, const char *secret, char **ret_name, enum db_role *ret_role);
+
+/* db_token_list - [{"name","role","created","last_used"}]; never secrets. */
+int db_token_list(struct db *db, json_t **ret, struct tend_err *err);
+
+/* db_token_revoke - delete the token named name; -ENOENT when none. */
+int db_token_revoke(struct db *db, const char *name, struct tend_err *err);
+
+const char *db_role_name(enum db_role r);
+/* db_role_parse - "ro" / "rw" to a role; -EINVAL otherwise. */
+int db_role_parse(const char *s, enum db_role *ret);
+
+/* ---- audit ---- */
+
+struct db_audit {
+	const char *who;      /* token name or identity */
+	const char *address;  /* client address */
+	const char *action;   /* "PUT /v1/files/tags/base.yaml" */
+	const char *target;   /* what it acted on: a path, a node; may be NULL */
+	int status;           /* HTTP status answered */
+	const char *commit;   /* commit made, or NULL */
+	const char *detail;   /* short free text (an error message), or NULL */
+	int64_t time;         /* 0: now */
+};
+
+int db_audit_add(struct db *db, const struct db_audit *a, struct tend_err *err);
+
+/* db_audit_has_commit - whether an audit record names commit id. */
+bool db_audit_has_commit(struct db *db, const char *commit);
+
+/*
+ * db_audit_list - newest first, at most limit, with id < before (0: no
+ * bound): [{"id","time","who","address","action","target","status",
+ * "commit","detail"}].
+ */
+int db_audit_list(struct db *db, int64_t before, int limit, json_t **ret, struct tend_err *err);
+
+/* ---- nodes ---- */
+
+/*
+ * db_node_seen - create or update node id with what it reported: any of
+ * "facts" (object), "addresses" (array of strings), "macs" (array),
+ * "status" (string) in fields; first_seen is kept, last_seen set to now.
+ */
+int db_node_seen(struct db *db, const char *id, const json_t *fields, struct tend_err *err);
+
+/*
+ * db_node_get - {"id","first_seen","last_seen","status","addresses",
+ * "macs","facts","last_report"} ; -ENOENT when unknown.
+ */
+int db_node_get(struct db *db, const char *id, json_t **ret, struct tend_err *err);
+
+/* db_node_list - every known node, sorted by id, without facts. */
+int db_node_list(struct db *db, json_t **ret, struct tend_err *err);
+
+/* db_node_facts - the node's last facts (a new reference), or NULL. */
+json_t *db_node_facts(struct db *db, const char *id);
+
+/* ---- reports ---- */
+
+/*
+ * db_report_add - store a run report of node id (the JSON `tend apply
+ * --json` prints); the node is created if unknown and its status set from
+ * the report's summary (converged / changed / failed).  *ret_id: its id.
+ */
+int db_report_add(struct db *db, const char *node, const json_t *report, int64_t *ret_id,
+		  struct tend_err *err);
+
+/*
+ * db_report_list - node's reports (NULL: all nodes), newest first, at most
+ * limit: [{"id","node","time","status","summary"}] without the bodies.
+ */
+int db_report_list(struct db *db, const char *node, int limit, json_t **ret, struct tend_err *err);
+
+/* db_report_get - one whole report: {"id","node","time","status","report"}; -ENOENT. */
+int db_report_get(struct db *db, int64_t id, json_t **ret, struct tend_err *err);
+
+#endif

@@ -1,0 +1,1 @@
+/* dispatch.c - being written */
