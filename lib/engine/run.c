@@ -11,6 +11,7 @@
 #include "engine/run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -221,9 +222,9 @@ static void verify(struct run *run, struct resource *r)
 	r->nchanges = nsaved;
 }
 
-static int stage_add(void *arg, struct resource *r, const char *path, int dirfd)
+/* note_dev - remember dirfd's filesystem for the batch commit's syncfs. */
+static int note_dev(struct run *run, int dirfd)
 {
-	struct run *run = arg;
 	struct stat st;
 	size_t k;
 
@@ -231,11 +232,24 @@ static int stage_add(void *arg, struct resource *r, const char *path, int dirfd)
 		return -errno;
 	for (k = 0; k < run->ndevs && run->devs[k] != st.st_dev; k++)
 		;
-	if (k == run->ndevs) {
-		if (run->ndevs == sizeof(run->devs) / sizeof(run->devs[0]))
-			return -E2BIG; /* the caller writes this one at once */
-		run->devs[run->ndevs++] = st.st_dev;
-	}
+	if (k < run->ndevs)
+		return 0;
+	if (run->ndevs == sizeof(run->devs) / sizeof(run->devs[0]))
+		return -E2BIG; /* the caller makes its change durable at once */
+	run->devfds[k] = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (run->devfds[k] < 0)
+		return -errno;
+	run->devs[run->ndevs++] = st.st_dev;
+	return 0;
+}
+
+static int stage_add(void *arg, struct resource *r, const char *path, int dirfd)
+{
+	struct run *run = arg;
+	int ret = note_dev(run, dirfd);
+
+	if (ret < 0)
+		return ret;
 	run->staged = xrealloc(run->staged, (run->nstaged + 1) * sizeof(*run->staged));
 	run->staged[run->nstaged].r = r;
 	run->staged[run->nstaged].path = xstrdup(path);
@@ -244,33 +258,44 @@ static int stage_add(void *arg, struct resource *r, const char *path, int dirfd)
 	return 0;
 }
 
-/* sync_devs - syncfs once per filesystem holding a staged file. */
+static int stage_dirty(void *arg, int dirfd)
+{
+	return note_dev(arg, dirfd);
+}
+
+/* sync_devs - syncfs once per filesystem noted since the last commit. */
 static void sync_devs(struct run *run)
 {
-	for (size_t d = 0; d < run->ndevs; d++) {
-		for (size_t i = 0; i < run->nstaged; i++) {
-			const char *base;
-			struct stat st;
-			int dirfd;
+	for (size_t d = 0; d < run->ndevs; d++)
+		syncfs(run->devfds[d]);
+}
 
-			if (fsroot_parent(&run->root, run->staged[i].path, &dirfd, &base) == 0 &&
-			    fstat(dirfd, &st) == 0 && st.st_dev == run->devs[d]) {
-				syncfs(dirfd);
-				break;
-			}
-		}
-	}
+static void forget_devs(struct run *run)
+{
+	for (size_t d = 0; d < run->ndevs; d++)
+		close(run->devfds[d]);
+	run->ndevs = 0;
 }
 
 /*
  * commit - make every staged write durable (one syncfs per filesystem),
  * rename each over its target, make the renames durable, and finish the
- * resources.  A rename that fails fails its resource.
+ * resources.  A rename that fails fails its resource.  Directory entries
+ * changed since the last commit (res_sync_dir) become durable with the
+ * same syncfs; final (the end of the run) syncs them even with nothing
+ * staged.
  */
-static void commit(struct run *run)
+static void commit(struct run *run, bool final)
 {
-	if (!run->nstaged)
+	if (!run->nstaged) {
+		/* only directory entries changed: they are visible already and
+		 * become durable with the next batch, or here at the end */
+		if (final) {
+			sync_devs(run);
+			forget_devs(run);
+		}
 		return;
+	}
 	sync_devs(run);
 	for (size_t i = 0; i < run->nstaged; i++) {
 		struct run_staged *st = &run->staged[i];
@@ -295,7 +320,7 @@ static void commit(struct run *run)
 		free(run->staged[i].path);
 	}
 	run->nstaged = 0;
-	run->ndevs = 0;
+	forget_devs(run);
 }
 
 static bool finished(const struct resource *r)
@@ -367,6 +392,7 @@ static void apply_batched(struct run *run, size_t at)
 void run_apply(struct run *run)
 {
 	run->stager.add = stage_add;
+	run->stager.dirty = stage_dirty;
 	run->stager.arg = run;
 	run->ctx.stager = &run->stager;
 	for (size_t i = 0; i < run->cat->n; i++) {
@@ -377,7 +403,7 @@ void run_apply(struct run *run)
 			continue; /* finished in an earlier batch */
 		/* others see the filesystem only as committed */
 		if (!r->type->staging_ok || run->nstaged >= RUN_STAGE_MAX)
-			commit(run);
+			commit(run, false);
 		if (r->type->apply_batch && !failed_dep(r)) {
 			analyze(run, r);
 			if (r->status == RES_CHANGE)
@@ -393,7 +419,7 @@ void run_apply(struct run *run)
 		release(r);
 		done(run, r, t0);
 	}
-	commit(run);
+	commit(run, true);
 	run->ctx.stager = NULL;
 	for (size_t i = 0; i < run->cat->n; i++) {
 		struct resource *r = run->order[i];

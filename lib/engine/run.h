@@ -37,7 +37,10 @@ struct run {
 		char *path;
 	} *staged;
 	size_t nstaged;
-	dev_t devs[16];                 /* filesystems holding staged files */
+	/* filesystems with staged files or changed directories, and a
+	 * directory open on each (for syncfs) */
+	dev_t devs[16];
+	int devfds[16];
 	size_t ndevs;
 	struct res_stager stager;
 	/* called after each resource's outcome is known (for live output) */

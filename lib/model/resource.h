@@ -193,6 +193,10 @@ struct resource {
 /* How the engine takes staged writes (see res_write_file in resources/common.h). */
 struct res_stager {
 	int (*add)(void *arg, struct resource *r, const char *path, int dirfd);
+	/* dirty - an entry of directory dirfd changed (mkdir, unlink, symlink):
+	 * make it durable with the batch commit instead of an fsync now.
+	 * -E2BIG when the engine cannot take it (the caller fsyncs). */
+	int (*dirty)(void *arg, int dirfd);
 	void *arg;
 };
 

@@ -208,6 +208,13 @@ bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *
 	return true;
 }
 
+int res_sync_dir(struct res_ctx *ctx, int dirfd)
+{
+	if (ctx->stager && ctx->stager->dirty && ctx->stager->dirty(ctx->stager->arg, dirfd) == 0)
+		return 0;
+	return fsync_dir(dirfd) < 0 ? -errno : 0;
+}
+
 int res_write_file(struct resource *r, struct res_ctx *ctx, const char *path, int dirfd,
 		   const char *base, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {

@@ -72,6 +72,13 @@ bool res_no_parent_unknown(struct resource *r, struct res_ctx *ctx, const char *
  * is staged and r completes when the batch is committed (one syncfs for
  * many files); otherwise it is written and fsync'd at once.  0 or -errno.
  */
+/*
+ * res_sync_dir - make a change to directory dirfd's entries durable: with
+ * the engine's batch commit when it batches (one syncfs per filesystem
+ * for the whole batch), else fsync now.  0 or -errno.
+ */
+int res_sync_dir(struct res_ctx *ctx, int dirfd);
+
 int res_write_file(struct resource *r, struct res_ctx *ctx, const char *path, int dirfd,
 		   const char *base, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
 

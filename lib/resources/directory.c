@@ -158,6 +158,8 @@ static int mkdir_parents(struct resource *r, struct res_ctx *ctx, const char *pa
 			/* mkdir is subject to the umask; parents are documented as 0755 */
 			if (fchmodat(dirfd, base, 0755, 0) < 0)
 				ret = -errno;
+			else
+				ret = res_sync_dir(ctx, dirfd);
 		} else if (ret == 0 && errno != EEXIST) {
 			ret = -errno;
 		}
@@ -209,7 +211,7 @@ static int dir_apply(struct resource *r, struct res_ctx *ctx)
 	if (!s->exists) {
 		if (mkdirat(dirfd, base, d->mode >= 0 ? (mode_t)d->mode : 0755) < 0 && errno != EEXIST)
 			return res_fail(r, "cannot create %s: %s", r->name, strerror(errno));
-		fsync_dir(dirfd);
+		res_sync_dir(ctx, dirfd);
 		/* mkdir is subject to the umask: always set the mode explicitly */
 		return res_fix_meta(r, dirfd, base, s->uid, s->gid, d->mode >= 0 ? d->mode : 0755);
 	}

@@ -371,7 +371,8 @@ static int file_apply(struct resource *r, struct res_ctx *ctx)
 			return res_fail(r, "%s is a directory; manage it with a directory resource", s->path);
 		if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
 			return res_fail(r, "cannot remove %s: %s", s->path, strerror(errno));
-		return fsync_dir(dirfd) < 0 ? res_fail(r, "fsync %s: %s", s->path, strerror(errno)) : 0;
+		ret = res_sync_dir(ctx, dirfd);
+		return ret < 0 ? res_fail(r, "fsync %s: %s", s->path, strerror(-ret)) : 0;
 	}
 	if (s->kind == FK_DIRECTORY) {
 		if (d->force != 1)

@@ -127,7 +127,7 @@ static int link_apply(struct resource *r, struct res_ctx *ctx)
 	if (d->ensure == ENSURE_ABSENT) {
 		if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
 			return res_fail(r, "cannot remove %s: %s", r->name, strerror(errno));
-		return fsync_dir(dirfd);
+		return res_sync_dir(ctx, dirfd);
 	}
 	if (s->exists && !s->is_link) {
 		if (d->force != 1)
@@ -145,7 +145,7 @@ static int link_apply(struct resource *r, struct res_ctx *ctx)
 		unlinkat(dirfd, tmp, 0);
 		return res_fail(r, "cannot create %s: %s", r->name, strerror(ret));
 	}
-	return fsync_dir(dirfd);
+	return res_sync_dir(ctx, dirfd);
 }
 
 static void link_autorequire(struct resource *r, void (*add)(void *arg, const char *id), void *arg)

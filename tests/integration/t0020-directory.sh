@@ -94,4 +94,22 @@ assert_absent "$ROOT/srv/full"
 check "its parent remains" test -d "$ROOT/srv"
 expect_exit 0 tend plan force.yaml
 
+step "many directories: no fsync per directory, one syncfs makes them durable at the end"
+if command -v strace >/dev/null 2>&1 && strace -f -qq -e trace=none true 2>/dev/null; then
+	{
+		echo "resources:"
+		for i in $(seq 1 40); do echo "  - directory: /many/d$i"; echo "    parents: true"; done
+		echo "  - file: /many/d40/last"
+		echo "    content: done"
+	} >many.yaml
+	run strace -f -qq -e trace=fsync,fdatasync,syncfs,mkdirat,mkdir -o "$T/sync.log" "$TEND" apply --root "$ROOT" many.yaml
+	check "apply succeeded" test "$RC" -eq 0
+	check "40 directories exist" test "$(find "$ROOT/many" -mindepth 1 -type d | wc -l)" -eq 40
+	check "no directory was fsync'd on its own" test "$(grep -c '^[0-9]* *fsync(' "$T/sync.log")" -eq 0
+	check "syncfs ran (batch commit), at most twice" test "$(grep -c 'syncfs(' "$T/sync.log")" -ge 1 -a "$(grep -c 'syncfs(' "$T/sync.log")" -le 2
+	check "the last syscall of the run that changes durability is a syncfs" sh -c "grep -E 'syncfs|mkdir|fsync' '$T/sync.log' | tail -n1 | grep -q syncfs"
+else
+	note "strace is not available: the sync pattern is not checked"
+fi
+
 done_testing
