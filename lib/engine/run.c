@@ -124,6 +124,8 @@ static void done(struct run *run, struct resource *r, double t0)
 	r->elapsed_ms = run_now_ms() - t0;
 	if (run->on_result)
 		run->on_result(run, r, run->arg);
+	if (run->forget_changes && run->on_result)
+		res_clear_changes(r);
 }
 
 /* release - drop the probe state of a resource that will not be looked at again. */
@@ -413,10 +415,10 @@ void run_apply(struct run *run)
 		} else {
 			apply_one(run, r);
 		}
-		if (r->staged)
-			continue; /* finished by commit() */
 		/* the probe state goes now, for every resource: verify probes afresh */
 		release(r);
+		if (r->staged)
+			continue; /* finished by commit() */
 		done(run, r, t0);
 	}
 	commit(run, true);

@@ -46,6 +46,10 @@ struct run {
 	/* called after each resource's outcome is known (for live output) */
 	void (*on_result)(struct run *run, struct resource *r, void *arg);
 	void *arg;
+	/* forget_changes - drop each resource's change list once on_result has
+	 * shown it (text output): a large run then does not hold every diff
+	 * until the end.  Leave false when a report is built afterwards. */
+	bool forget_changes;
 };
 
 struct run_opts {

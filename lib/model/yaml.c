@@ -327,46 +327,99 @@ int ydoc_load(const char *name, const char *data, size_t len, struct ydoc **ret,
 	return ydoc_load_stream(name, data, len, NULL, ret, err);
 }
 
+/* fd_input - feeds libyaml from a file descriptor, so a large manifest
+ * is never held in memory whole; counts bytes against YAML_FILE_MAX. */
+struct fd_input {
+	int fd;
+	size_t total;
+	int error;             /* errno of a failed read, or EFBIG */
+};
+
+static int read_fd(void *arg, unsigned char *buffer, size_t size, size_t *size_read)
+{
+	struct fd_input *in = arg;
+	ssize_t n;
+
+	do
+		n = read(in->fd, buffer, size);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		in->error = errno;
+		return 0;
+	}
+	in->total += (size_t)n;
+	if (in->total > YAML_FILE_MAX) {
+		in->error = EFBIG;
+		return 0;
+	}
+	*size_read = (size_t)n;
+	return 1;
+}
+
+/* parse - run the parser (its input already set) into a document. */
+static int parse(const char *name, struct builder *b, const struct fd_input *in,
+		 struct ydoc **ret, struct tend_err *err)
+{
+	int r = 0, done = 0, end = 0;
+
+	while (!end && r == 0) {
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(&b->parser, &ev)) {
+			yaml_mark_t m = b->parser.problem_mark;
+
+			if (in && in->error == EFBIG)
+				r = err_set(err, -EFBIG, "%s: larger than %zu MiB", name,
+					    (size_t)YAML_FILE_MAX >> 20);
+			else if (in && in->error)
+				r = err_set(err, -in->error, "%s: %s", name, strerror(in->error));
+			else
+				r = err_at(err, -EINVAL, name, (int)m.line + 1, (int)m.column + 1, "%s%s%s",
+					   b->parser.problem ? b->parser.problem : "invalid YAML",
+					   b->parser.context ? " " : "",
+					   b->parser.context ? b->parser.context : "");
+			break;
+		}
+		end = ev.type == YAML_STREAM_END_EVENT;
+		r = on_event(b, &ev, &done);
+		yaml_event_delete(&ev);
+	}
+	while (b->depth > 0)
+		free(b->stack[--b->depth].items);
+	yaml_parser_delete(&b->parser);
+	if (r < 0) {
+		ydoc_free(b->doc);
+		return r;
+	}
+	*ret = b->doc;
+	return 0;
+}
+
+static int builder_init(struct builder *b, const char *name, const struct ydoc_stream *st,
+			struct tend_err *err)
+{
+	memset(b, 0, sizeof(*b));
+	b->err = err;
+	b->stream = st;
+	b->doc = xcalloc(1, sizeof(*b->doc));
+	b->doc->name = xstrdup(name);
+	if (!yaml_parser_initialize(&b->parser)) {
+		ydoc_free(b->doc);
+		return err_set(err, -ENOMEM, "%s: cannot initialise the YAML parser", name);
+	}
+	return 0;
+}
+
 int ydoc_load_stream(const char *name, const char *data, size_t len, const struct ydoc_stream *st,
 		     struct ydoc **ret, struct tend_err *err)
 {
 	struct builder b;
-	int r = 0, done = 0, end = 0;
+	int r = builder_init(&b, name, st, err);
 
-	memset(&b, 0, sizeof(b));
-	b.err = err;
-	b.stream = st;
-	b.doc = xcalloc(1, sizeof(*b.doc));
-	b.doc->name = xstrdup(name);
-	if (!yaml_parser_initialize(&b.parser)) {
-		ydoc_free(b.doc);
-		return err_set(err, -ENOMEM, "%s: cannot initialise the YAML parser", name);
-	}
-	yaml_parser_set_input_string(&b.parser, (const unsigned char *)data, len);
-	while (!end && r == 0) {
-		yaml_event_t ev;
-
-		if (!yaml_parser_parse(&b.parser, &ev)) {
-			yaml_mark_t m = b.parser.problem_mark;
-
-			r = err_at(err, -EINVAL, name, (int)m.line + 1, (int)m.column + 1, "%s%s%s",
-				   b.parser.problem ? b.parser.problem : "invalid YAML",
-				   b.parser.context ? " " : "", b.parser.context ? b.parser.context : "");
-			break;
-		}
-		end = ev.type == YAML_STREAM_END_EVENT;
-		r = on_event(&b, &ev, &done);
-		yaml_event_delete(&ev);
-	}
-	while (b.depth > 0)
-		free(b.stack[--b.depth].items);
-	yaml_parser_delete(&b.parser);
-	if (r < 0) {
-		ydoc_free(b.doc);
+	if (r < 0)
 		return r;
-	}
-	*ret = b.doc;
-	return 0;
+	yaml_parser_set_input_string(&b.parser, (const unsigned char *)data, len);
+	return parse(name, &b, NULL, ret, err);
 }
 
 int ydoc_load_file(const char *path, struct ydoc **ret, struct tend_err *err)
@@ -377,34 +430,19 @@ int ydoc_load_file(const char *path, struct ydoc **ret, struct tend_err *err)
 int ydoc_load_file_stream(const char *path, const struct ydoc_stream *st, struct ydoc **ret,
 			  struct tend_err *err)
 {
-	struct buf data;
-	char chunk[65536];
-	int fd, r = 0;
+	struct fd_input in = { -1, 0, 0 };
+	struct builder b;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
 		return err_set(err, -errno, "%s: %s", path, strerror(errno));
-	buf_init(&data, YAML_FILE_MAX);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = err_set(err, -errno, "%s: %s", path, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if (buf_add(&data, chunk, (size_t)n) < 0) {
-			r = err_set(err, -EFBIG, "%s: larger than %zu MiB", path, YAML_FILE_MAX >> 20);
-			break;
-		}
+	r = builder_init(&b, path, st, err);
+	if (r == 0) {
+		yaml_parser_set_input(&b.parser, read_fd, &in);
+		r = parse(path, &b, &in, ret, err);
 	}
-	close(fd);
-	if (r == 0)
-		r = ydoc_load_stream(path, buf_str(&data), data.len, st, ret, err);
-	buf_free(&data);
+	close(in.fd);
 	return r;
 }
 

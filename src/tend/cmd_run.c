@@ -210,6 +210,7 @@ static int run_cmd(struct run_args *a)
 	if (run_prepare(&run, &cat, &ro, facts, &err) < 0)
 		goto input_err;
 	run.on_result = on_result;
+	run.forget_changes = !a->json;
 	run.arg = &live;
 	if (a->plan)
 		run_plan(&run);

@@ -387,6 +387,45 @@ static void nesting_of_64_levels_loads_and_65_is_an_error(void **state)
 	assert_load_fails(text, "t.yaml:1:65: nesting deeper than 64 levels");
 }
 
+/* the file is fed to the parser in pieces: positions and values past the
+ * first pieces are right, and an error far into the file names its line */
+static void load_file_streams_large_files(void **state)
+{
+	char dir[] = "/tmp/tend-test-yaml-XXXXXX", path[128];
+	struct ydoc *d = NULL;
+	struct tend_err err;
+	const struct ynode *items;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("items:\n", f);
+	for (int i = 0; i < 20000; i++)
+		fprintf(f, "  - value number %d of a long list\n", i);
+	fclose(f);
+	assert_int_equal(ydoc_load_file(path, &d, &err), 0);
+	items = ynode_map_get(ydoc_root(d), "items");
+	assert_non_null(items);
+	assert_int_equal(items->n, 20000);
+	assert_string_equal(items->items[19999]->str, "value number 19999 of a long list");
+	assert_int_equal(items->items[19999]->line, 20001);
+	ydoc_free(d);
+
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("  - [unclosed\n", f);
+	fclose(f);
+	d = NULL;
+	assert_int_equal(ydoc_load_file(path, &d, &err), -EINVAL);
+	assert_null(d);
+	assert_non_null(strstr(err.msg, "big.yaml:20003:"));
+	unlink(path);
+	rmdir(dir);
+}
+
 static void load_file_reads_and_names_the_path(void **state)
 {
 	char dir[] = "/tmp/tend-test-yaml-XXXXXX", path[128];
@@ -632,6 +671,7 @@ int main(void)
 		cmocka_unit_test(unknown_alias_is_an_error_at_the_alias),
 		cmocka_unit_test(nesting_of_64_levels_loads_and_65_is_an_error),
 		cmocka_unit_test(load_file_reads_and_names_the_path),
+		cmocka_unit_test(load_file_streams_large_files),
 		cmocka_unit_test(alias_shares_the_anchored_node),
 		cmocka_unit_test(redefined_anchor_refers_to_the_latest_definition),
 		cmocka_unit_test(alias_bomb_conversion_is_refused_quickly),
