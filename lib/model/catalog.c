@@ -200,6 +200,76 @@ const struct raw_attr *res_find_attr(const struct resource *r, const char *key)
 	return NULL;
 }
 
+/* merge_pos - p with its file name interned in c (last is a one-entry cache). */
+static struct srcpos merge_pos(struct catalog *c, const struct srcpos *p, const char **last_src,
+			       const char **last_dst)
+{
+	struct srcpos q = *p;
+
+	if (!p->file)
+		return q;
+	if (p->file != *last_src) {
+		*last_src = p->file;
+		*last_dst = catalog_intern(c, p->file);
+	}
+	q.file = *last_dst;
+	return q;
+}
+
+/* merge_type - t as c's own: custom types belong to their catalog. */
+static const struct res_type *merge_type(struct catalog *c, const struct res_type *t)
+{
+	const char *exe = ext_type_path(t);
+	size_t el, nl = strlen(t->name);
+	char dir[4096];
+
+	if (!exe)
+		return t;
+	el = strlen(exe);
+	if (el <= nl + 1 || el - nl - 1 >= sizeof(dir))
+		return NULL;
+	memcpy(dir, exe, el - nl - 1);
+	dir[el - nl - 1] = '\0';
+	return ext_type_get(&c->ext_types, t->name, dir);
+}
+
+int catalog_merge(struct catalog *c, const struct catalog *src, struct tend_err *err)
+{
+	const char *k, *ls = NULL, *ld = NULL;
+	json_t *v;
+
+	c->docs++;
+	json_object_foreach(src->vars, k, v) {
+		json_object_set(c->vars, k, v);
+		json_object_set(c->var_pos, k, json_object_get(src->var_pos, k));
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		const struct resource *s = src->res[i];
+		const struct res_type *t = merge_type(c, s->type);
+		struct resource *r = catalog_find(c, s->id);
+
+		if (!t)
+			return err_set(err, -EINVAL, "%s: custom type path too long", s->id);
+		if (!r) {
+			struct srcpos p = merge_pos(c, &s->pos, &ls, &ld);
+			struct srcpos np = merge_pos(c, &s->name_pos, &ls, &ld);
+
+			r = catalog_new_resource(c, t, s->name, &p, &np);
+		}
+		for (size_t j = 0; j < s->nattrs; j++) {
+			const struct raw_attr *a = &s->attrs[j];
+			struct srcpos kp = merge_pos(c, &a->key_pos, &ls, &ld);
+			struct srcpos vp = merge_pos(c, &a->val_pos, &ls, &ld);
+
+			if (!a->val)
+				return err_at(err, -EINVAL, kp.file, kp.line, kp.col,
+					      "%s: '%s' was decoded already and cannot be merged", s->id, a->key);
+			catalog_set_attr_take(c, r, a->key, json_incref(a->val), &kp, &vp);
+		}
+	}
+	return 0;
+}
+
 int catalog_set_var(struct catalog *c, const char *key, const char *value, struct tend_err *err)
 {
 	struct ydoc *d = NULL;

@@ -16,6 +16,8 @@
 #include "model/resource.h"
 #include "util/err.h"
 
+struct ynode;
+
 struct catalog {
 	struct resource **res;     /* declaration order (first declaration) */
 	size_t n, cap;
@@ -28,6 +30,18 @@ struct catalog {
 	/* open-addressing index id -> resource */
 	struct resource **index;
 	size_t index_cap;
+
+	/* Hooks for tend-server, which reads documents from a repository
+	 * snapshot (all NULL for manifests applied directly). */
+	/* type_lookup - resolve a type that is not built in, instead of the
+	 * host's types directories: 0 with *ret, or -ENOENT with why (which
+	 * ends the "unknown resource type" message). */
+	int (*type_lookup)(void *arg, struct catalog *c, const char *name,
+			   const struct res_type **ret, char *why, size_t whylen);
+	/* on_tags - a node document's top-level 'tags' value; without the
+	 * hook, 'tags' is refused. */
+	int (*on_tags)(void *arg, const char *file, const struct ynode *tags, struct tend_err *err);
+	void *hook_arg;
 };
 
 void catalog_init(struct catalog *c);
@@ -42,6 +56,16 @@ int catalog_add_file(struct catalog *c, const char *path, struct tend_err *err);
 /* catalog_add_buf - same, from memory; name is used in messages. */
 int catalog_add_buf(struct catalog *c, const char *name, const char *data, size_t len,
 		    struct tend_err *err);
+
+/*
+ * catalog_merge - merge src (a catalog built from its own documents, not
+ * decoded) into c as if src's documents had been added to c after c's
+ * own: the same rule as catalog_add_file.  Values are shared with src
+ * (never modified by either), positions point at c's interned names,
+ * custom types are made again in c.  Lets a server parse each document
+ * once and merge it into many catalogs.
+ */
+int catalog_merge(struct catalog *c, const struct catalog *src, struct tend_err *err);
 
 /* catalog_find - the resource with identity id ("TYPE:NAME"), or NULL. */
 struct resource *catalog_find(const struct catalog *c, const char *id);

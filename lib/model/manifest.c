@@ -10,7 +10,9 @@
  * duplicate identities within one document.  A type that is not built in
  * may be a custom type: an executable found beside the manifest
  * (registry.h), which takes any attribute.  Values are decoded later
- * (schema.c), when the template context exists.
+ * (schema.c), when the template context exists.  tend-server sets hooks
+ * (catalog.h) to find custom types in its repository and to read the
+ * 'tags' of node documents.
  */
 #include "model/catalog.h"
 
@@ -79,7 +81,12 @@ static int type_of(struct catalog *c, const char *file, const struct ynode *key,
 {
 	char why[1024];
 	const char *hint;
-	int r = res_type_lookup(key->str, file, &c->ext_types, ret, why, sizeof(why));
+	int r;
+
+	if (c->type_lookup && !res_type_find(key->str))
+		r = c->type_lookup(c->hook_arg, c, key->str, ret, why, sizeof(why));
+	else
+		r = res_type_lookup(key->str, file, &c->ext_types, ret, why, sizeof(why));
 
 	if (r == 0)
 		return 0;
@@ -200,6 +207,8 @@ static int add_doc(struct catalog *c, const char *file, struct ydoc *d, struct t
 					   "'resources' must be a list (each item '- TYPE: NAME'), not %s",
 					   ynode_kind_name(v));
 			/* the items themselves were added as they were parsed (on_item) */
+		} else if (k->kind == YN_SCALAR && !strcmp(k->str, "tags") && c->on_tags) {
+			r = c->on_tags(c->hook_arg, file, v, err);
 		} else if (k->kind == YN_SCALAR && !strcmp(k->str, "tags")) {
 			r = err_at(err, -EINVAL, file, k->line, k->col,
 				   "'tags' belongs in a node document on tend-server, not in a manifest applied directly");

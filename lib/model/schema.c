@@ -115,8 +115,10 @@ static int render(const struct raw_attr *a, const char *s, struct res_ctx *ctx, 
 			colons += (*msg == ':');
 		while (*msg == ' ')
 			msg++;
-		return err_at(err, -EINVAL, a->val_pos.file, a->val_pos.line, a->val_pos.col,
-			      "%s (in '%s')", *msg ? msg : terr.msg, a->key);
+		/* -ENODATA: a fact while facts are unknown (template.h) */
+		return err_at(err, r == -ENODATA ? -ENODATA : -EINVAL, a->val_pos.file,
+			      a->val_pos.line, a->val_pos.col, "%s (in '%s')", *msg ? msg : terr.msg,
+			      a->key);
 	}
 	*ret = buf_steal(&out);
 	return 0;
@@ -376,9 +378,16 @@ static int decode_meta(struct resource *r, const struct raw_attr *a, struct res_
 	return ret;
 }
 
+/*
+ * schema_decode - (schema.h).  With facts unknown (a template context
+ * holding "facts": null, see template.h), a value that needs a fact is
+ * left unset and the type's check() is skipped: the node decodes it once
+ * it knows its facts.
+ */
 int schema_decode(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 {
 	const struct res_type *t = r->type;
+	bool deferred = false;
 	int ret;
 
 	if (!r->desired)
@@ -420,6 +429,11 @@ int schema_decode(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 		if (sa->kind == ATTR_LIST || sa->kind == ATTR_MAP || sa->kind == ATTR_ARGV) {
 			strlist_free(field);
 			ret = decode_list(r, a, ctx, sa->flags, sa->kind == ATTR_MAP, field, err);
+			if (ret == -ENODATA) {
+				strlist_free(field);
+				deferred = true;
+				continue;
+			}
 			if (ret < 0)
 				return ret;
 			continue;
@@ -427,6 +441,10 @@ int schema_decode(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 		if (want_scalar(r, a, err, sa->kind == ATTR_BOOL ? "true or false" : "a single value") < 0)
 			return -EINVAL;
 		ret = render(a, json_string_value(a->val), ctx, sa->flags, &s, err);
+		if (ret == -ENODATA) {
+			deferred = true; /* the node decodes it, knowing its facts */
+			continue;
+		}
 		if (ret < 0)
 			return ret;
 		if (sa->kind == ATTR_STRING || sa->kind == ATTR_PATH)
@@ -441,7 +459,11 @@ int schema_decode(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 			return err_at(err, -EINVAL, r->pos.file, r->pos.line, r->pos.col,
 				      "%s needs '%s'", r->id, sa->name);
 	}
-	return t->check ? t->check(r, ctx, err) : 0;
+	/* cross-attribute checks need every value: with facts unknown, the node does them */
+	if (deferred || !t->check)
+		return 0;
+	ret = t->check(r, ctx, err);
+	return ret == -ENODATA ? 0 : ret;
 }
 
 void schema_free_desired(struct resource *r)

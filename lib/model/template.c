@@ -817,6 +817,21 @@ static json_t *lookup(const struct render *r, const char *name, size_t len)
 	return v;
 }
 
+/*
+ * facts_unknown - whether the missing name is a fact while facts are
+ * unknown: the root context holds "facts": null (tend-server compiles
+ * catalogs without facts; the node renders them).
+ */
+static bool facts_unknown(const struct render *r, const char *name, size_t len)
+{
+	const json_t *f;
+
+	if (len < 5 || memcmp(name, "facts", 5) || (len > 5 && name[5] != '.'))
+		return false;
+	f = json_is_object(r->ctx[0]) ? json_object_get(r->ctx[0], "facts") : NULL;
+	return f && json_is_null(f);
+}
+
 /* eval - a tag's name or literal through its filters; missing is an error. */
 static int eval(struct render *r, const struct op *op, struct val *v)
 {
@@ -836,6 +851,10 @@ static int eval(struct render *r, const struct op *op, struct val *v)
 		if (ret < 0)
 			return ret;
 	}
+	if (v->kind == V_MISSING && !op->literal && facts_unknown(r, p->src + op->off, op->len))
+		return err_at(p->err, -ENODATA, p->name, op->line, op->col,
+			      "'%.*s' is a fact, known only on the node", msg_len(op->len),
+			      p->src + op->off);
 	if (v->kind == V_MISSING)
 		return op_error(r, op, "missing variable '%.*s'", msg_len(op->len),
 				p->src + op->off);

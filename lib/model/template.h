@@ -38,6 +38,10 @@
  * returns -EINVAL with "NAME:LINE:COL: message" in err (e.g.
  * "site.conf.tmpl:3:7: missing variable 'http_port'") and out may hold a
  * partial rendering which the caller must discard.
+ * Facts unknown: when ctx holds "facts": null (a catalog compiled on the
+ * server, rendered later on the node), a missing name under facts. is
+ * -ENODATA instead ("NAME:LINE:COL: 'facts.x' is a fact, known only on
+ * the node"), so that callers can tell it from a real error.
  */
 int tmpl_render(const char *src, size_t len, const char *name, json_t *ctx,
 		struct buf *out, struct tend_err *err);

@@ -30,6 +30,13 @@ enum api_perm {
 };
 
 #define API_PARAMS_MAX 4
+#define API_QUERY_MAX 32   /* query arguments kept per request; more: 400 */
+
+/* One query argument ("?raw" has value ""). */
+struct api_arg {
+	const char *name;
+	const char *value;
+};
 
 struct api_req {
 	struct server *srv;
@@ -41,6 +48,10 @@ struct api_req {
 	size_t body_len;
 	const char *caller;            /* token name */
 	const char *address;           /* client address, text */
+	const struct api_arg *query;   /* query arguments (api_query), decoded */
+	size_t nquery;
+	json_t *json;                  /* the body, parsed by the HTTP layer when a
+					* write route has one (api_body_json uses it) */
 };
 
 struct api_resp {
@@ -49,7 +60,9 @@ struct api_resp {
 	char *raw;                     /* raw body (malloc'd), used when json is NULL */
 	size_t raw_len;
 	const char *content_type;      /* for raw; default text/plain */
-	char etag[80];                 /* sent as ETag when set */
+	char etag[80];                 /* sent as ETag when set (quoted by the HTTP
+					* layer if bare); a GET whose If-None-Match
+					* names it is answered 304 without a body */
 	/* audit: what a write acted on (dispatcher records it) */
 	char audit_target[1100];
 	char audit_commit[41];
@@ -83,8 +96,39 @@ const struct api_route *api_route_match(const char *method, const char *path,
 					const char *params[API_PARAMS_MAX], char *scratch,
 					size_t scratch_len, bool *ret_path_known);
 
+/* api_route_allow - the methods routed for path ("GET, PUT"), for Allow on 405. */
+void api_route_allow(const char *path, char *out, size_t len);
+
 /* api_routes_check - -EINVAL (message) when an entry lacks a permission or a handler. */
 int api_routes_check(struct tend_err *err);
+/* api_routes_check_table - the same check on any table (tests inject bad ones). */
+int api_routes_check_table(const struct api_route *table, struct tend_err *err);
+
+/* ---- for the HTTP layer (http.c): the one place authorisation happens ---- */
+
+/*
+ * api_begin - route and authorise a request whose headers have arrived,
+ * before its body is read: 404 (no such path), 405 (path known, method
+ * not), 401 (non-PUBLIC route without a valid "Bearer" authorization),
+ * 403 (ro token on a WRITE route; audited).  Returns 0 with *ret_route,
+ * rq->params and rq->caller set (*ret_caller: the caller's name, malloc'd,
+ * or NULL for PUBLIC routes without a token) when the request may go on;
+ * 1 when rs holds the answer.  scratch holds the captured params.
+ */
+int api_begin(struct api_req *rq, const char *authorization, const struct api_route **ret_route,
+	      char **ret_caller, char *scratch, size_t scratch_len, struct api_resp *rs);
+
+/*
+ * api_finish - run route's handler on the complete request, unless rs
+ * already holds an answer (the transport refused the body: 413), and
+ * audit it when the route is WRITE.  A WRITE route's non-empty body must
+ * be a JSON object (400 otherwise; parsed once into rq->json, which the
+ * caller releases).  Handler errors (< 0 without an answer) become 500.
+ */
+void api_finish(struct api_req *rq, const struct api_route *route, struct api_resp *rs);
+
+/* api_resp_clear - free what rs holds (json, raw) and zero it. */
+void api_resp_clear(struct api_resp *rs);
 
 /* ---- for handlers ---- */
 
@@ -103,7 +147,11 @@ int api_query_int(struct api_req *rq, const char *name, long def, long min, long
 
 /*
  * api_body_json - the body parsed as a JSON object whose keys are all in
- * allowed (NULL-terminated); on error sets a 400 in rs and returns -EINVAL.
+ * allowed (NULL-terminated; NULL: any key); on error sets a 400 in rs and
+ * returns -EINVAL.  An empty body is an empty object (the handler then
+ * names whatever field it requires); duplicate keys are refused.  *ret is
+ * a new reference.  (A write route's body that is not a JSON object never
+ * reaches its handler: the dispatcher answers 400 first.)
  */
 int api_body_json(struct api_req *rq, struct api_resp *rs, const char *const *allowed,
 		  json_t **ret);

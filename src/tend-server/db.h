@@ -23,13 +23,26 @@
 
 struct db;
 
+/* Limits on what is stored from outside (-EFBIG beyond). */
+#define DB_FACTS_MAX ((size_t)1 << 20)   /* a node's facts, serialized */
+#define DB_REPORT_MAX ((size_t)8 << 20)  /* one report, serialized */
+#define DB_NODE_ID_MAX 253
+
+/* db_node_id_ok - letters, digits, '.', '-', '_'; 1..DB_NODE_ID_MAX bytes. */
+bool db_node_id_ok(const char *id);
+
 /* Roles of API tokens. */
 enum db_role {
 	DB_ROLE_RO = 1,   /* reads only */
 	DB_ROLE_RW = 2,   /* reads and writes */
 };
 
-/* db_open - open (creating) the database file at path, migrating it. */
+/*
+ * db_open - open (creating, mode 0600) the database file at path, migrating
+ * it.  -ENOENT when its directory does not exist; -EPROTO for a file whose
+ * schema is newer than this program's; -EINVAL for a file that is not a
+ * tend-server database.
+ */
 int db_open(const char *path, struct db **ret, struct tend_err *err);
 void db_close(struct db *db);
 
@@ -95,6 +108,7 @@ int db_audit_list(struct db *db, int64_t before, int limit, json_t **ret, struct
  * db_node_seen - create or update node id with what it reported: any of
  * "facts" (object), "addresses" (array of strings), "macs" (array),
  * "status" (string) in fields; first_seen is kept, last_seen set to now.
+ * Another field is -EINVAL; facts beyond DB_FACTS_MAX are -EFBIG.
  */
 int db_node_seen(struct db *db, const char *id, const json_t *fields, struct tend_err *err);
 
@@ -115,10 +129,18 @@ json_t *db_node_facts(struct db *db, const char *id);
 /*
  * db_report_add - store a run report of node id (the JSON `tend apply
  * --json` prints); the node is created if unknown and its status set from
- * the report's summary (converged / changed / failed).  *ret_id: its id.
+ * the report's summary (db_report_status).  *ret_id: its id.  A report
+ * larger than DB_REPORT_MAX serialized is -EFBIG.
  */
 int db_report_add(struct db *db, const char *node, const json_t *report, int64_t *ret_id,
 		  struct tend_err *err);
+
+/*
+ * db_report_status - the node status a report means: "failed" (a resource
+ * failed or did not converge), "changed" ("drifted" for a plan), else
+ * "converged"; -EINVAL when report is not an object with a summary.
+ */
+int db_report_status(const json_t *report, const char **ret, struct tend_err *err);
 
 /*
  * db_report_list - node's reports (NULL: all nodes), newest first, at most

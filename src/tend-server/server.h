@@ -5,6 +5,7 @@
 #ifndef TEND_SERVER_SERVER_H
 #define TEND_SERVER_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/err.h"
@@ -24,6 +25,9 @@ struct srv_config {
 	size_t body_max;       /* largest request body; default 16 MiB */
 	char **default_tags;   /* NULL-terminated; tags of nodes without a document */
 	const char *config_file; /* where it was read from, or NULL */
+	bool repo_create;      /* set by srv_config_finish: the default repository
+				* (in the state dir) is created on first start;
+				* one given by path must exist */
 };
 
 /*
@@ -34,8 +38,9 @@ struct srv_config {
  */
 void srv_config_defaults(struct srv_config *c);
 int srv_config_load(struct srv_config *c, const char *path, struct tend_err *err);
-/* srv_config_finish - derive repo/db paths from state_dir when unset. */
-void srv_config_finish(struct srv_config *c);
+/* srv_config_finish - derive repo/db paths from state_dir when unset;
+ * -EINVAL when only one of tls_cert / tls_key is set. */
+int srv_config_finish(struct srv_config *c, struct tend_err *err);
 void srv_config_free(struct srv_config *c);
 
 struct server {
@@ -52,6 +57,25 @@ struct server {
  * trailer that have no audit record get one).
  */
 int server_open(struct server *s, struct tend_err *err);
+/* server_close - close what server_open opened (not s->cfg: srv_config_free). */
 void server_close(struct server *s);
+
+/*
+ * server_state_dir - create the state directory (mode 0700) when missing;
+ * -ENOTDIR when something else is there.  Token commands use it alone.
+ */
+int server_state_dir(const struct srv_config *c, struct tend_err *err);
+
+/*
+ * http_start / http_stop (http.c) - serve the API on cfg.listen with one
+ * internal polling thread (requests are handled one at a time, in that
+ * thread), with TLS when cfg.tls_cert/tls_key are set.  http_stop waits
+ * for the request in progress and closes every connection.
+ */
+struct http;
+int http_start(struct server *s, struct http **ret, struct tend_err *err);
+void http_stop(struct http *h);
+/* http_port - the port listened on (useful with port 0). */
+unsigned http_port(const struct http *h);
 
 #endif

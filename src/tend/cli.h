@@ -13,5 +13,9 @@ struct cli_cmd {
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_facts(int argc, char **argv);
+/* Remote commands: they talk to tend-server's API (api_client.h). */
+int cmd_config(int argc, char **argv);
+int cmd_nodes(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 #endif

@@ -11,6 +11,9 @@ static const struct cli_cmd commands[] = {
 	{ "plan", cmd_plan, "show what apply would change; change nothing" },
 	{ "apply", cmd_apply, "converge the system to the manifests" },
 	{ "facts", cmd_facts, "show what tend knows about this system" },
+	{ "config", cmd_config, "read and change the configuration on tend-server" },
+	{ "nodes", cmd_nodes, "list the nodes tend-server knows, show one, set its tags" },
+	{ "explain", cmd_explain, "show where each value of a node's catalog comes from" },
 	{ NULL, NULL, NULL },
 };
 

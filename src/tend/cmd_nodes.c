@@ -1,0 +1,301 @@
+/*
+ * cmd_nodes.c - `tend nodes [ls]`, `tend nodes show NODE` and
+ * `tend nodes tags NODE TAG,...`: the inventory as tend-server knows it,
+ * the nodes that have a document in the configuration and those that
+ * reported, and a node's tag list.
+ *
+ * Setting tags is a commit the server makes to nodes/NODE.yaml, keeping
+ * the rest of the document as it is; the server applies it to the current
+ * revision unless --revision names the one the user looked at.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_client.h"
+#include "cli.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+#define TAGS_MAX 256 /* tags on one command line */
+
+struct nodes_args {
+	struct api_opts o;
+	const char *message, *revision;
+	char **pos;
+	int npos;
+};
+
+/* join - the strings of array a joined with sep into b ("-" when empty). */
+static void join(struct buf *b, const json_t *a, const char *sep)
+{
+	size_t i;
+	json_t *v;
+
+	buf_reset(b);
+	json_array_foreach(a, i, v) {
+		char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		buf_printf(b, "%s%s", i ? sep : "", s ? s : json_str(v, "?"));
+		free(s);
+	}
+	if (!b->len)
+		buf_puts(b, "-");
+}
+
+static int nodes_ls(struct api_client *c, const struct nodes_args *a)
+{
+	struct buf tags = BUF_INIT;
+	struct cli_table t;
+	json_t *v = NULL, *n;
+	size_t i;
+
+	if (api_get_json(c, "/v1/nodes", "nodes", &v))
+		return API_EXIT_ERROR;
+	if (c->json) {
+		api_print_json(v);
+		json_decref(v);
+		return 0;
+	}
+	cli_table_init(&t, 5);
+	cli_table_add(&t, "NODE");
+	cli_table_add(&t, "TAGS");
+	cli_table_add(&t, "STATUS");
+	cli_table_add(&t, "LAST SEEN");
+	cli_table_add(&t, "DOCUMENT");
+	json_array_foreach(json_object_get(v, "nodes"), i, n) {
+		join(&tags, json_object_get(n, "tags"), ",");
+		cli_table_add(&t, json_str(json_object_get(n, "id"), "?"));
+		cli_table_add(&t, buf_str(&tags));
+		cli_table_add(&t, json_str(json_object_get(n, "status"), "-"));
+		cli_table_add(&t, json_str(json_object_get(n, "last_seen"), "never"));
+		cli_table_add(&t, json_is_true(json_object_get(n, "has_document")) ? "yes" : "no");
+	}
+	if (i > 0)
+		cli_table_print(&t, stdout);
+	else
+		log_warnx("no nodes yet: none has a document in the configuration or has reported");
+	cli_table_free(&t);
+	buf_free(&tags);
+	json_decref(v);
+	return 0;
+}
+
+/* node_url - "/v1/nodes/NODE" + tail, the node's name escaped. */
+static void node_url(struct buf *b, const char *node, const char *tail)
+{
+	buf_puts(b, "/v1/nodes/");
+	api_escape(b, node, false);
+	buf_puts(b, tail);
+}
+
+/* report_line - "#ID TIME STATUS" of the node's last report, or NULL. */
+static void report_line(struct buf *b, const json_t *rep)
+{
+	json_t *id = json_object_get(rep, "id");
+
+	buf_reset(b);
+	if (!json_is_object(rep)) {
+		buf_puts(b, "-");
+		return;
+	}
+	if (json_is_integer(id))
+		buf_printf(b, "#%lld ", (long long)json_integer_value(id));
+	buf_printf(b, "%s %s", json_str(json_object_get(rep, "time"), "?"),
+		   json_str(json_object_get(rep, "status"), "?"));
+}
+
+static int nodes_show(struct api_client *c, const struct nodes_args *a)
+{
+	struct buf url = BUF_INIT, s = BUF_INIT, what = BUF_INIT;
+	json_t *v = NULL, *facts;
+	int r;
+
+	node_url(&url, a->pos[0], "");
+	buf_printf(&what, "node %s", a->pos[0]);
+	r = api_get_json(c, buf_str(&url), buf_str(&what), &v);
+	if (r)
+		goto out;
+	if (c->json) {
+		api_print_json(v);
+		goto out;
+	}
+	printf("node:        %s\n", json_str(json_object_get(v, "id"), a->pos[0]));
+	join(&s, json_object_get(v, "tags"), ", ");
+	printf("tags:        %s\n", buf_str(&s));
+	printf("document:    %s\n",
+	       json_str(json_object_get(v, "document"), "none (default tags)"));
+	printf("status:      %s\n", json_str(json_object_get(v, "status"), "-"));
+	printf("first seen:  %s\n", json_str(json_object_get(v, "first_seen"), "never"));
+	printf("last seen:   %s\n", json_str(json_object_get(v, "last_seen"), "never"));
+	join(&s, json_object_get(v, "addresses"), ", ");
+	printf("addresses:   %s\n", buf_str(&s));
+	join(&s, json_object_get(v, "macs"), ", ");
+	printf("macs:        %s\n", buf_str(&s));
+	report_line(&s, json_object_get(v, "last_report"));
+	printf("last report: %s\n", buf_str(&s));
+	facts = json_object_get(v, "facts");
+	if (json_is_object(facts))
+		printf("facts:       %zu groups (--json shows them)\n", json_object_size(facts));
+	else
+		printf("facts:       none reported\n");
+out:
+	json_decref(v);
+	buf_free(&url);
+	buf_free(&s);
+	buf_free(&what);
+	return r;
+}
+
+/* tag_list - the tags of args "a,b" "c" as a JSON array; NULL (said) when one is empty. */
+static json_t *tag_list(char **args, int n)
+{
+	json_t *tags = json_array();
+
+	for (int i = 0; i < n; i++) {
+		const char *p = args[i];
+
+		if (!*p && n == 1)
+			break; /* `tend nodes tags NODE ""`: no tags */
+		for (;;) {
+			size_t len = strcspn(p, ",");
+
+			while (len && (*p == ' ' || *p == '\t'))
+				p++, len--;
+			while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+				len--;
+			if (len == 0 || json_array_size(tags) >= TAGS_MAX) {
+				log_warnx("nodes tags: %s in '%s'",
+					  len ? "too many tags" : "an empty tag name", args[i]);
+				json_decref(tags);
+				return NULL;
+			}
+			json_array_append_new(tags, json_stringn(p, len));
+			p += strcspn(p, ",");
+			if (!*p)
+				break;
+			p++;
+		}
+	}
+	return tags;
+}
+
+static int nodes_tags(struct api_client *c, const struct nodes_args *a)
+{
+	struct buf url = BUF_INIT, what = BUF_INIT, s = BUF_INIT;
+	json_t *body = json_object(), *tags, *ans = NULL;
+	long status;
+	int r = API_EXIT_USAGE;
+
+	tags = tag_list(a->pos + 1, a->npos - 1);
+	if (!tags)
+		goto out;
+	json_object_set_new(body, "tags", tags);
+	if (a->revision)
+		json_object_set_new(body, "revision", json_string(a->revision));
+	if (a->message)
+		json_object_set_new(body, "message", json_string(a->message));
+	node_url(&url, a->pos[0], "/tags");
+	buf_printf(&what, "tags of %s", a->pos[0]);
+	r = api_change(c, "PUT", buf_str(&url), body, buf_str(&what),
+		       a->revision ? a->revision : "(current)", &ans, &status);
+	if (r)
+		goto out;
+	if (c->json) {
+		api_print_json(ans);
+	} else {
+		join(&s, json_object_get(ans, "tags"), ", ");
+		printf("%s: tags %s: revision %s\n", a->pos[0], buf_str(&s),
+		       json_str(json_object_get(ans, "revision"), "?"));
+	}
+out:
+	json_decref(ans);
+	json_decref(body);
+	buf_free(&url);
+	buf_free(&what);
+	buf_free(&s);
+	return r;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: tend nodes [ls] [OPTIONS]\n"
+	      "       tend nodes show [OPTIONS] NODE\n"
+	      "       tend nodes tags [-m MESSAGE] [--revision REV] [OPTIONS] NODE TAG[,TAG...]\n\n"
+	      "The nodes tend-server knows: those with a document nodes/NODE.yaml in the\n"
+	      "configuration and those that reported.  'ls' is a table of them; 'show' is\n"
+	      "one node (tags, document, status, addresses, last report; facts with --json);\n"
+	      "'tags' sets a node's tag list (a commit to nodes/NODE.yaml that keeps the rest\n"
+	      "of the document; \"\" for no tags).\n\noptions:\n"
+	      "  -m, --message TEXT  (tags) the commit message\n"
+	      "  -r, --revision REV  (tags) the revision the change is based on; a newer\n"
+	      "                      one on the server refuses it (default: the current one)\n",
+	      f);
+	fputs(API_COMMON_HELP "\nexit status: 0 done, 1 error or refused, 2 usage\n", f);
+}
+
+int cmd_nodes(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		API_COMMON_OPTIONS,
+		{ "message", required_argument, NULL, 'm' },
+		{ "revision", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nodes_args a = { .message = NULL };
+	const char *sub = "ls";
+	struct api_client c;
+	struct tend_err err;
+	int ch, r, want;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "hm:r:", opts, NULL)) != -1) {
+		if (api_opts_take(&a.o, ch, optarg))
+			continue;
+		if (ch == 'm') {
+			a.message = optarg;
+		} else if (ch == 'r') {
+			a.revision = optarg;
+		} else {
+			usage(stderr);
+			return API_EXIT_USAGE;
+		}
+	}
+	if (a.o.help) {
+		usage(stdout);
+		return API_EXIT_OK;
+	}
+	a.pos = argv + optind;
+	a.npos = argc - optind;
+	if (a.npos > 0) {
+		sub = a.pos[0];
+		a.pos++;
+		a.npos--;
+	}
+	want = !strcmp(sub, "ls") ? 0 : !strcmp(sub, "show") ? 1 : !strcmp(sub, "tags") ? 2 : -1;
+	if (want < 0) {
+		log_warnx("nodes: unknown command '%s' (ls, show or tags)", sub);
+		usage(stderr);
+		return API_EXIT_USAGE;
+	}
+	if ((want < 2 && a.npos != want) || (want == 2 && a.npos < 2)) {
+		log_warnx("nodes %s: %s arguments", sub, a.npos < want ? "missing" : "too many");
+		usage(stderr);
+		return API_EXIT_USAGE;
+	}
+	if (want < 2 && (a.message || a.revision)) {
+		log_warnx("nodes %s does not take --message or --revision", sub);
+		usage(stderr);
+		return API_EXIT_USAGE;
+	}
+	if (api_client_init(&c, &a.o, &err) < 0) {
+		log_warnx("%s", err.msg);
+		return API_EXIT_ERROR;
+	}
+	r = want == 0 ? nodes_ls(&c, &a) : want == 1 ? nodes_show(&c, &a) : nodes_tags(&c, &a);
+	api_client_free(&c);
+	return r;
+}
