@@ -5,7 +5,7 @@
 #
 # A suite is bench/suite_NAME.py (see bench/benchlib.py for its contract);
 # BENCH_SUITES picks which run, in order.  Environment:
-#   BENCH_SUITES="apply"      suites to run
+#   BENCH_SUITES="apply server"  suites to run
 #   BENCH_QUICK=1             fewer runs (3), W1 only
 #   BENCH_TOOLS="tend cfengine puppet ansible floor"   tools to compare
 #   BENCH_SKIP_ANSIBLE=1      leave Ansible out (it takes minutes)
@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 cd "$top"
 
-suites=${BENCH_SUITES:-apply}
+suites=${BENCH_SUITES:-apply server}
 tools=${BENCH_TOOLS:-tend cfengine puppet ansible floor}
 if [ "${BENCH_SKIP_ANSIBLE:-0}" = 1 ]; then
 	tools=$(printf '%s\n' $tools | grep -vx ansible | tr '\n' ' ')
@@ -39,6 +39,7 @@ want cc gcc
 want meson meson
 want ninja ninja-build
 want mkfs.ext4 e2fsprogs
+want git git
 for t in $tools; do
 	case $t in
 	cfengine) want cf-agent cfengine3 ;;
@@ -65,6 +66,7 @@ fi
 ninja -C "$build" >/dev/null || die "ninja -C $build"
 export BENCH_TEND="$top/$build/src/tend/tend"
 [ -x "$BENCH_TEND" ] || die "no tend binary at $BENCH_TEND"
+export BENCH_TEND_SERVER="$top/$build/src/tend-server/tend-server"
 
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/tend-bench.XXXXXX")
 export BENCH_WORK="$work"

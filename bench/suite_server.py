@@ -181,8 +181,9 @@ def main():
                 measured.append(r)
             bl.log("  %s run %d: %.3f s, %.0f catalogs/s, %d kB"
                    % (variant, i, r["wall_s"], r["catalogs_per_s"], r["maxrss_kb"]))
-        row = bl.summarize({"tool": "tend-server", "workload": "%dn/%ds %s" % (NODES, SETS, variant),
-                            "phase": "check", "unit": "catalogs/s", "ratio_to": None, "ratio": None},
+        row = bl.summarize({"tool": "tend-server", "workload": variant, "phase": "check",
+                            "unit": "/s", "nodes": NODES, "tag_lists": SETS,
+                            "ratio_to": None, "ratio": None},
                            measured, metric="catalogs_per_s")
         rows.append(row)
         targets.append({"name": "%s: >= %d catalogs/s from a cold cache" % (variant, TARGET),
@@ -191,6 +192,8 @@ def main():
                                   % (row["median"], NODES / row["median"] if row["median"] else 0,
                                      NODES, row["maxrss_kb"])})
     bl.write_suite({"suite": "server",
+                    "title": "tend-server: catalogs compiled per second (%d nodes, %d tag lists)"
+                             % (NODES, SETS),
                     "tools": {"tend-server": bl.command_version([server, "--version"])},
                     "notes": ["tend-server --check --json: a fresh process per run (cold cache): "
                               "open the repository and database, compile and validate every "

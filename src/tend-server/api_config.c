@@ -210,20 +210,20 @@ int api_commit_checked(struct api_req *rq, struct api_resp *rs, struct repo_snap
 		goto stale; /* no need to validate what cannot be committed */
 
 	r = rq->srv->compiler ? compile_validate(rq->srv->compiler, s, &errors) : -ENOSYS;
-	if (r == -ENOSYS) /* TRANSITIONAL while compile.c is a stub: remove */
-		r = 0;
 	if (r < 0) {
 		json_decref(errors);
 		return api_error(rs, 500, "cannot validate the change: %s", strerror(-r)), 1;
 	}
 	if (r > 0 || json_array_size(errors) > 0) {
-		json_t *j = json_pack("{s:s, s:o}", "error",
-				      "the change makes the configuration invalid", "errors", errors);
+		const char *first = json_string_value(json_array_get(errors, 0));
 
-		if (json_array_size(errors) > 0)
-			snprintf(rs->audit_detail, sizeof(rs->audit_detail), "invalid: %s",
-				 json_string_value(json_array_get(errors, 0)));
-		return api_ok(rs, 400, j), 1;
+		snprintf(rs->audit_detail, sizeof(rs->audit_detail), "invalid: %s",
+			 first ? first : "see errors");
+		return api_ok(rs, 400,
+			      json_pack("{s:s, s:o}", "error",
+					"the change makes the configuration invalid", "errors",
+					errors ? errors : json_array())),
+		       1;
 	}
 	json_decref(errors);
 

@@ -6,31 +6,26 @@
  * A node exists when it has a document nodes/NODE.yaml at HEAD or when it
  * has reported; the listing is the union of both, sorted by id.
  *
- * Setting tags edits nodes/NODE.yaml in place: only the value of its
- * top-level `tags:` key is replaced (a flow list stays a flow list, a
- * block list a block list), every other byte of the document is kept, so
- * comments and hand formatting survive.  The edited document is parsed
- * again and compared key by key with the original before anything is
- * committed; when an in-place edit cannot be proven right (anchors, block
- * scalars, odd layouts) the request is refused rather than guessed at.
- * Every tag must exist as tags/TAG.yaml in the revision edited.
+ * Setting tags edits nodes/NODE.yaml in place (node_doc.h): only the
+ * value of its top-level `tags:` key changes, so comments and hand
+ * formatting survive, and an edit that cannot be proven right is refused
+ * rather than guessed at.  Every tag must exist as tags/TAG.yaml in the
+ * revision edited.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api.h"
 #include "compile.h"
 #include "db.h"
-#include "model/yaml.h"
+#include "node_doc.h"
 #include "repo.h"
 #include "util/buf.h"
 #include "util/strutil.h"
 
-#define TAGS_MAX 256          /* tags of one node */
-#define TAG_NAME_MAX 128
+#define TAGS_MAX 256 /* tags of one node */
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
 #define MESSAGE_MAX 16384
@@ -147,8 +142,8 @@ out:
 
 /* ---- GET /v1/nodes/{node} ---- */
 
-static const char *const node_db_keys[] = { "status",  "first_seen", "last_seen",   "addresses",
-					    "macs",    "facts",      "last_report", NULL };
+static const char *const node_db_keys[] = { "status", "first_seen", "last_seen",   "addresses",
+					    "macs",   "facts",	    "last_report", NULL };
 
 int api_node_get(struct api_req *rq, struct api_resp *rs)
 {
@@ -187,7 +182,8 @@ int api_node_get(struct api_req *rq, struct api_resp *rs)
 	for (size_t k = 0; node_db_keys[k]; k++) {
 		json_t *v = seen ? json_object_get(seen, node_db_keys[k]) : NULL;
 
-		if (!v && (!strcmp(node_db_keys[k], "addresses") || !strcmp(node_db_keys[k], "macs")))
+		if (!v &&
+		    (!strcmp(node_db_keys[k], "addresses") || !strcmp(node_db_keys[k], "macs")))
 			json_object_set_new(o, node_db_keys[k], json_array());
 		else
 			json_object_set(o, node_db_keys[k], v ? v : json_null());
@@ -197,341 +193,6 @@ out:
 	json_decref(seen);
 	repo_snap_free(s);
 	return 0;
-}
-
-/* ---- editing a node document's tags ---- */
-
-/* plain_ok - whether a tag name can be written as a plain YAML scalar and
- * read back as the same string (not null, a boolean or a number). */
-static bool plain_ok(const char *t)
-{
-	static const char *const special[] = { "null", "true", "false", "yes", "no", "on", "off",
-					       "y", "n", NULL };
-
-	if (!((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z')))
-		return false;
-	for (size_t i = 0; special[i]; i++)
-		if (!strcasecmp(t, special[i]))
-			return false;
-	return true;
-}
-
-static void put_tag(struct buf *b, const char *t)
-{
-	buf_printf(b, plain_ok(t) ? "%s" : "\"%s\"", t);
-}
-
-/* flow_list - "[a, b]". */
-static void flow_list(struct buf *b, const json_t *tags)
-{
-	size_t i;
-	json_t *t;
-
-	buf_putc(b, '[');
-	json_array_foreach(tags, i, t) {
-		if (i)
-			buf_puts(b, ", ");
-		put_tag(b, json_string_value(t));
-	}
-	buf_putc(b, ']');
-}
-
-/* line_off - byte offset of 1-based (line, col), col counted in characters
- * as libyaml does; -EINVAL past the end. */
-static int line_off(const char *doc, size_t len, int line, int col, size_t *ret)
-{
-	size_t o = 0;
-
-	for (int l = 1; l < line; l++) {
-		const char *nl = memchr(doc + o, '\n', len - o);
-
-		if (!nl)
-			return -EINVAL;
-		o = (size_t)(nl - doc) + 1;
-	}
-	for (int c = 1; c < col; c++) {
-		if (o >= len || doc[o] == '\n')
-			return -EINVAL;
-		o++;
-		while (o < len && ((unsigned char)doc[o] & 0xc0) == 0x80)
-			o++;
-	}
-	*ret = o;
-	return 0;
-}
-
-/* quoted_end - offset just past the quoted scalar starting at doc[o]. */
-static int quoted_end(const char *doc, size_t len, size_t o, size_t *ret)
-{
-	char q = doc[o];
-
-	for (size_t i = o + 1; i < len; i++) {
-		if (q == '"' && doc[i] == '\\') {
-			i++;
-		} else if (doc[i] == q) {
-			if (q == '\'' && i + 1 < len && doc[i + 1] == '\'') {
-				i++;
-				continue;
-			}
-			*ret = i + 1;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* flow_end - offset just past the flow collection starting at doc[o]. */
-static int flow_end(const char *doc, size_t len, size_t o, size_t *ret)
-{
-	int depth = 0;
-
-	for (size_t i = o; i < len; i++) {
-		char c = doc[i], prev = i > o ? doc[i - 1] : '[';
-		bool boundary = strchr("[{,: \t\r\n", prev) != NULL;
-
-		if ((c == '"' || c == '\'') && boundary) {
-			if (quoted_end(doc, len, i, &i) < 0)
-				return -EINVAL;
-			i--;
-		} else if (c == '#' && strchr(" \t\r\n", prev)) {
-			while (i < len && doc[i] != '\n')
-				i++;
-		} else if (c == '[' || c == '{') {
-			depth++;
-		} else if ((c == ']' || c == '}') && --depth == 0) {
-			*ret = i + 1;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* colon_after - offset just past the ':' that follows key k. */
-static int colon_after(const char *doc, size_t len, const struct ynode *k, size_t *ret)
-{
-	size_t o;
-
-	if (line_off(doc, len, k->line, k->col, &o) < 0)
-		return -EINVAL;
-	if (doc[o] == '"' || doc[o] == '\'') {
-		if (quoted_end(doc, len, o, &o) < 0)
-			return -EINVAL;
-	} else if (o + k->len <= len && !memcmp(doc + o, k->str, k->len)) {
-		o += k->len;
-	} else {
-		return -EINVAL;
-	}
-	while (o < len && (doc[o] == ' ' || doc[o] == '\t'))
-		o++;
-	if (o >= len || doc[o] != ':')
-		return -EINVAL;
-	*ret = o + 1;
-	return 0;
-}
-
-/* line_end - offset just past the end of the line holding o (its '\n'). */
-static size_t line_end(const char *doc, size_t len, size_t o)
-{
-	const char *nl = memchr(doc + o, '\n', len - o);
-
-	return nl ? (size_t)(nl - doc) + 1 : len;
-}
-
-/* A replacement of doc[from, to) by text. */
-struct span {
-	size_t from, to;
-	struct buf text;
-};
-
-/* block_span - a block list: its item lines, rewritten item by item with
- * the first item's indentation (or `tags: []` when now empty). */
-static int block_span(const char *doc, size_t len, const struct ynode *k, const struct ynode *v,
-		      size_t voff, const json_t *tags, struct span *sp)
-{
-	size_t start = voff, i;
-	const struct ynode *last = v->items[v->n - 1];
-	json_t *t;
-
-	while (start > 0 && doc[start - 1] != '\n')
-		start--;
-	for (size_t o = start; o < voff; o++)
-		if (doc[o] != ' ' && doc[o] != '\t')
-			return -EINVAL; /* "tags: - a" or similar: not a layout we rewrite */
-	if (last->kind != YN_SCALAR || last->line < v->line)
-		return -EINVAL;
-	if (line_off(doc, len, last->line, 1, &sp->to) < 0)
-		return -EINVAL;
-	sp->to = line_end(doc, len, sp->to);
-	if (json_array_size(tags) == 0) {
-		/* a block list cannot be empty: "tags: []" on the key's line */
-		size_t colon;
-
-		if (colon_after(doc, len, k, &colon) < 0 || colon > start)
-			return -EINVAL;
-		/* two spans in one: keep doc[colon, start) between them */
-		buf_puts(&sp->text, " []");
-		buf_add(&sp->text, doc + colon, start - colon);
-		sp->from = colon;
-		return 0;
-	}
-	sp->from = start;
-	json_array_foreach(tags, i, t) {
-		buf_add(&sp->text, doc + start, voff - start);
-		buf_puts(&sp->text, "- ");
-		put_tag(&sp->text, json_string_value(t));
-		buf_putc(&sp->text, '\n');
-	}
-	if (sp->to == len && (len == 0 || doc[len - 1] != '\n'))
-		sp->text.data[--sp->text.len] = '\0'; /* the document ended without one */
-	return 0;
-}
-
-/* value_span - what to replace for the value v of key k. */
-static int value_span(const char *doc, size_t len, const struct ynode *k, const struct ynode *v,
-		      const json_t *tags, struct span *sp)
-{
-	size_t voff;
-
-	/* an alias points at a node defined elsewhere: its position is not here */
-	if (v->line < k->line || (v->line == k->line && v->col <= k->col))
-		return -EINVAL;
-	if (v->kind == YN_SCALAR && !v->quoted && v->len == 0) {
-		/* "tags:" with nothing: the value goes right after the colon */
-		if (colon_after(doc, len, k, &sp->from) < 0)
-			return -EINVAL;
-		sp->to = sp->from;
-		buf_putc(&sp->text, ' ');
-		flow_list(&sp->text, tags);
-		return 0;
-	}
-	if (line_off(doc, len, v->line, v->col, &voff) < 0 || voff >= len)
-		return -EINVAL;
-	sp->from = voff;
-	if (v->kind == YN_SEQ && doc[voff] == '[') {
-		if (flow_end(doc, len, voff, &sp->to) < 0)
-			return -EINVAL;
-	} else if (v->kind == YN_SEQ && doc[voff] == '-' && v->n > 0) {
-		return block_span(doc, len, k, v, voff, tags, sp);
-	} else if (v->kind == YN_SCALAR && (doc[voff] == '"' || doc[voff] == '\'')) {
-		if (quoted_end(doc, len, voff, &sp->to) < 0)
-			return -EINVAL;
-	} else if (v->kind == YN_SCALAR && !v->quoted && v->line == k->line &&
-		   voff + v->len <= len && !memcmp(doc + voff, v->str, v->len)) {
-		sp->to = voff + v->len;
-	} else {
-		return -EINVAL;
-	}
-	flow_list(&sp->text, tags);
-	return 0;
-}
-
-/* same_values - whether a's root map and b's agree on every key but
- * "tags", and b's tags are exactly tags. */
-static bool same_values(const struct ynode *a, const struct ynode *b, const json_t *tags)
-{
-	size_t na = a ? a->n : 0, want = na;
-	json_t *bt;
-	bool ok;
-
-	if (!b || b->kind != YN_MAP)
-		return false;
-	if (!a || !ynode_map_get(a, "tags"))
-		want++;
-	if (b->n != want)
-		return false;
-	for (size_t i = 0; i < na; i++) {
-		const struct ynode *key = a->items[2 * i], *bv;
-		json_t *x, *y;
-
-		if (key->kind != YN_SCALAR || !strcmp(key->str, "tags"))
-			continue;
-		bv = ynode_map_get(b, key->str);
-		if (!bv)
-			return false;
-		x = ynode_to_json(a->items[2 * i + 1], false);
-		y = ynode_to_json(bv, false);
-		ok = x && y && json_equal(x, y);
-		json_decref(x);
-		json_decref(y);
-		if (!ok)
-			return false;
-	}
-	bt = ynode_to_json(ynode_map_get(b, "tags"), false);
-	ok = bt && json_equal(bt, tags);
-	json_decref(bt);
-	return ok;
-}
-
-/*
- * node_doc_set_tags - doc (len bytes, named name) with its top-level
- * `tags:` value set to tags (an array of checked names), every other byte
- * kept; `tags: [...]` appended when it has none; doc NULL: a new
- * document.  -EINVAL (message) when doc is broken or cannot be edited in
- * place provably right.
- */
-int node_doc_set_tags(const char *name, const char *doc, size_t len, const json_t *tags,
-		      struct buf *out, struct tend_err *err);
-
-int node_doc_set_tags(const char *name, const char *doc, size_t len, const json_t *tags,
-		      struct buf *out, struct tend_err *err)
-{
-	struct ydoc *y = NULL, *y2 = NULL;
-	struct ynode *root, *k = NULL, *v = NULL;
-	struct span sp = { 0, 0, BUF_INIT };
-	int r;
-
-	buf_reset(out);
-	if (!doc)
-		doc = "", len = 0;
-	r = ydoc_load(name, doc, len, &y, err);
-	if (r < 0) {
-		err_prefix(err, "the document is broken already");
-		return r;
-	}
-	root = ydoc_root(y);
-	if (root && root->kind != YN_MAP) {
-		r = err_set(err, -EINVAL, "%s: the document is %s, not a map", name,
-			    ynode_kind_name(root));
-		goto out;
-	}
-	for (size_t i = 0; root && i < root->n; i++)
-		if (root->items[2 * i]->kind == YN_SCALAR && !strcmp(root->items[2 * i]->str, "tags"))
-			k = root->items[2 * i], v = root->items[2 * i + 1];
-	if (!k) {
-		/* no tags yet: a line at the end */
-		sp.from = sp.to = len;
-		if (len && doc[len - 1] != '\n')
-			buf_putc(&sp.text, '\n');
-		buf_puts(&sp.text, "tags: ");
-		flow_list(&sp.text, tags);
-		buf_putc(&sp.text, '\n');
-	} else if (value_span(doc, len, k, v, tags, &sp) < 0) {
-		r = err_set(err, -EINVAL,
-			    "%s:%d:%d: cannot rewrite this 'tags:' value in place; edit the file itself",
-			    name, k->line, k->col);
-		goto out;
-	}
-	if (buf_add(out, doc, sp.from) < 0 || buf_add(out, sp.text.data, sp.text.len) < 0 ||
-	    buf_add(out, doc + sp.to, len - sp.to) < 0) {
-		r = err_set(err, -EFBIG, "%s: too large", name);
-		goto out;
-	}
-	/* prove it: the new document says the same but for the tags */
-	r = ydoc_load(name, buf_str(out), out->len, &y2, NULL);
-	if (r < 0 || !same_values(root, ydoc_root(y2), tags))
-		r = k ? err_set(err, -EINVAL,
-				"%s:%d:%d: cannot rewrite this 'tags:' value in place; edit the file itself",
-				name, k->line, k->col)
-		      : err_set(err, -EINVAL,
-				"%s: cannot add 'tags:' to this document in place; edit the file itself",
-				name);
-out:
-	if (r < 0)
-		buf_reset(out);
-	buf_free(&sp.text);
-	ydoc_free(y2);
-	ydoc_free(y);
-	return r;
 }
 
 /* ---- PUT /v1/nodes/{node}/tags ---- */
@@ -549,11 +210,11 @@ static int tags_arg(json_t *body, struct api_resp *rs, json_t **ret)
 	json_array_foreach(tags, i, t) {
 		const char *s = json_string_value(t);
 
-		if (!s || strlen(s) > TAG_NAME_MAX || !db_node_id_ok(s))
+		if (!node_doc_tag_ok(s))
 			return api_error(rs, 400,
 					 "tags[%zu]: a tag name is letters, digits, '.', '-', '_' "
 					 "(1 to %d bytes)",
-					 i, TAG_NAME_MAX),
+					 i, NODE_DOC_TAG_MAX),
 			       -EINVAL;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(s, json_string_value(json_array_get(tags, j))))
@@ -761,8 +422,9 @@ int api_node_report_post(struct api_req *rq, struct api_resp *rs)
 	} else {
 		snprintf(rs->audit_detail, sizeof(rs->audit_detail), "report %lld: %s",
 			 (long long)rid, status);
-		api_ok(rs, 201, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rid, "node", id,
-					  "status", status));
+		api_ok(rs, 201,
+		       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)rid, "node", id, "status",
+				 status));
 	}
 	json_decref(body);
 	return 0;
@@ -806,7 +468,6 @@ int api_audit(struct api_req *rq, struct api_resp *rs)
 	/* the next page: ?before=NEXT */
 	n = json_array_size(list);
 	if (o && n == (size_t)limit)
-		json_object_set(o, "next",
-				json_object_get(json_array_get(list, n - 1), "id"));
+		json_object_set(o, "next", json_object_get(json_array_get(list, n - 1), "id"));
 	return api_ok(rs, 200, o);
 }

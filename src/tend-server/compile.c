@@ -16,17 +16,21 @@
  * cycles), custom types checked against types/NAME in the snapshot, and
  * the repository paths of file sources and templates read into "files".
  *
- * Compiled catalogs (and errors) are cached by (tree id, tag list, node
- * document blob or "none" when the document only lists tags), for the
- * last CACHE_TREES trees.  A catalog shared by nodes is kept as JSON and
- * answered by reference; one of a node's own is kept as its canonical
- * text (smaller) and parsed again when asked for.  Node documents' tag
- * lists are kept by blob id.  Everything is bounded; over a bound a
- * cache is emptied and refilled.
+ * Compiled catalogs (and errors) are cached per tree, for the last
+ * CACHE_TREES trees, by (tag list, node document blob or "none" when the
+ * document only lists tags).  A node whose document only sets vars reuses
+ * its tag list's catalog: the resources and files are the same (values
+ * are sent unrendered), so only the resources whose values hold templates
+ * are decoded again with its vars, and only its vars are encoded.  The
+ * hash is SHA-256 over the canonical JSON (json_dumps with JSON_SORT_KEYS
+ * | JSON_COMPACT) of {"files","resources","tags","vars"}, assembled from
+ * the members' own canonical texts.  Node documents' tag lists are kept by
+ * blob id.  Every cache is bounded; over a bound it is emptied.
  */
 #include "compile.h"
 
 #include <errno.h>
+#include <search.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,7 @@
 #include "engine/graph.h"
 #include "model/catalog.h"
 #include "model/schema.h"
+#include "model/template.h"
 #include "model/yaml.h"
 #include "resources/external.h"
 #include "resources/fetch.h"
@@ -45,108 +50,61 @@
 #define NAME_MAX_LEN 253
 #define TAGS_MAX 64                          /* tags of one node */
 #define CACHE_TREES 4                        /* trees whose catalogs are kept */
-#define CACHE_BYTES_MAX ((size_t)64 << 20)   /* compiled catalogs, about */
+#define CACHE_BYTES_MAX ((size_t)128 << 20)  /* compiled catalogs, about */
 #define DOCS_MAX 4096                        /* parsed tag documents */
 #define INFOS_MAX 65536                      /* node documents' tag lists */
 #define FILES_BYTES_MAX ((size_t)32 << 20)   /* "files" of one catalog */
 
-/* ---- a small string-keyed hash map -------------------------------------- */
+/* ---- caches: binary trees (tsearch) of items that start with their key --- */
 
-struct slot {
-	struct slot *next;
-	size_t h;
-	void *val;
-	char key[];
+struct item {
+	char *key;
 };
 
-struct map {
-	struct slot **b;
-	size_t nb, n;
-	void (*free_val)(void *owner, void *val);
-	void *owner;
+struct cache {
+	void *root;
+	size_t n;
 };
 
-static size_t str_hash(const char *s)
+static int item_cmp(const void *a, const void *b)
 {
-	size_t h = 14695981039346656037ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return strcmp(((const struct item *)a)->key, ((const struct item *)b)->key);
 }
 
-static void *map_get(const struct map *m, const char *key)
+static void *cache_get(struct cache *t, const char *key)
 {
-	size_t h = str_hash(key);
+	struct item k = { (char *)key };
+	void **p = tfind(&k, &t->root, item_cmp);
 
-	if (!m->nb)
-		return NULL;
-	for (struct slot *e = m->b[h & (m->nb - 1)]; e; e = e->next)
-		if (e->h == h && !strcmp(e->key, key))
-			return e->val;
-	return NULL;
+	return p ? *p : NULL;
 }
 
-/* map_put - add key (not in m yet) with val. */
-static void map_put(struct map *m, const char *key, void *val)
+/* cache_add - it (a struct starting with its key, not in t yet). */
+static void cache_add(struct cache *t, void *it)
 {
-	size_t kl = strlen(key), h = str_hash(key);
-	struct slot *e;
-
-	if (m->n + 1 > m->nb) {
-		size_t nb = m->nb ? m->nb * 2 : 64;
-		struct slot **b = xcalloc(nb, sizeof(*b));
-
-		for (size_t i = 0; i < m->nb; i++)
-			while ((e = m->b[i])) {
-				m->b[i] = e->next;
-				e->next = b[e->h & (nb - 1)];
-				b[e->h & (nb - 1)] = e;
-			}
-		free(m->b);
-		m->b = b;
-		m->nb = nb;
-	}
-	e = xcalloc(1, sizeof(*e) + kl + 1);
-	memcpy(e->key, key, kl);
-	e->h = h;
-	e->val = val;
-	e->next = m->b[h & (m->nb - 1)];
-	m->b[h & (m->nb - 1)] = e;
-	m->n++;
+	if (!tsearch(it, &t->root, item_cmp))
+		abort(); /* out of memory, as xcalloc */
+	t->n++;
 }
 
-/* map_remove_if - drop every entry whose value pred accepts (pred NULL: all). */
-static void map_remove_if(struct map *m, bool (*pred)(void *val, void *arg), void *arg)
+static void cache_clear(struct cache *t, void (*free_item)(void *))
 {
-	for (size_t i = 0; i < m->nb; i++) {
-		struct slot **pp = &m->b[i], *e;
-
-		while ((e = *pp)) {
-			if (pred && !pred(e->val, arg)) {
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			m->free_val(m->owner, e->val);
-			free(e);
-			m->n--;
-		}
-	}
-}
-
-static void map_free(struct map *m)
-{
-	map_remove_if(m, NULL, NULL);
-	free(m->b);
-	m->b = NULL;
-	m->nb = 0;
+	tdestroy(t->root, free_item);
+	t->root = NULL;
+	t->n = 0;
 }
 
 /* ---- the compiler ------------------------------------------------------- */
 
+/* A parsed tag document. */
+struct doc {
+	char *key;               /* "TAG\nBLOB" */
+	struct catalog cat;
+};
+
 /* A node document's tag list (kept by blob id). */
 struct ninfo {
+	char *key;               /* blob id */
 	json_t *tags;            /* array of names; NULL: no 'tags' key */
 	int line[TAGS_MAX], col[TAGS_MAX];
 	bool only_tags;          /* declares nothing else */
@@ -154,56 +112,65 @@ struct ninfo {
 
 /* A compiled catalog, or why it could not be. */
 struct centry {
-	int tree;                /* slot in compiler.trees */
+	char *key;               /* tag list, "\n", node document blob or "none" */
 	int err;                 /* 0, or the error (msg) */
 	char *msg;
 	int bad_tag;             /* err is this unknown tag, named where the node's
 				  * document lists it (the entry may be shared) */
-	json_t *body;            /* shared catalogs: everything but node/revision */
-	char *text;              /* a node's own: the body as canonical JSON */
+	json_t *body;            /* everything but node and revision */
 	char hash[80];
 	size_t cost;
+	/* entries of a tag list ("none"), for nodes whose documents set vars: */
+	struct catalog *cat;     /* the merged catalog */
+	size_t *tmpl, ntmpl;     /* its resources whose values hold templates */
+	char *res_text, *files_text; /* canonical JSON of "resources" and "files" */
 };
 
 struct compiler {
 	json_t *defaults;        /* default tags */
-	struct map docs;         /* "TAG\nBLOB" -> struct catalog (one tag document) */
-	struct map infos;        /* node document blob -> struct ninfo */
-	struct map entries;      /* compile key -> struct centry */
+	struct cache docs;       /* struct doc */
+	struct cache infos;      /* struct ninfo */
 	struct {
 		char id[REPO_OID_HEX + 1];
 		unsigned long used;
+		struct cache entries; /* struct centry */
+		size_t bytes;
 	} trees[CACHE_TREES];
 	unsigned long clock;
-	size_t bytes;
 	unsigned long compiled, hits;
 };
 
-static void doc_free(void *owner, void *val)
+static void doc_free(void *p)
 {
-	(void)owner;
-	catalog_free(val);
-	free(val);
+	struct doc *d = p;
+
+	catalog_free(&d->cat);
+	free(d->key);
+	free(d);
 }
 
-static void ninfo_free(void *owner, void *val)
+static void ninfo_free(void *p)
 {
-	struct ninfo *i = val;
+	struct ninfo *i = p;
 
-	(void)owner;
 	json_decref(i->tags);
+	free(i->key);
 	free(i);
 }
 
-static void centry_free(void *owner, void *val)
+static void centry_free(void *p)
 {
-	struct compiler *c = owner;
-	struct centry *e = val;
+	struct centry *e = p;
 
-	c->bytes -= e->cost;
+	if (e->cat)
+		catalog_free(e->cat);
+	free(e->cat);
+	free(e->tmpl);
+	free(e->res_text);
+	free(e->files_text);
 	free(e->msg);
-	free(e->text);
 	json_decref(e->body);
+	free(e->key);
 	free(e);
 }
 
@@ -214,14 +181,7 @@ static bool name_ok(const char *s)
 
 	if (n == 0 || n > NAME_MAX_LEN)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '.' || ch == '-' || ch == '_'))
-			return false;
-	}
-	return true;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n;
 }
 
 struct compiler *compiler_new(const char *const *default_tags)
@@ -231,10 +191,6 @@ struct compiler *compiler_new(const char *const *default_tags)
 	c->defaults = json_array();
 	for (size_t i = 0; default_tags && default_tags[i]; i++)
 		json_array_append_new(c->defaults, json_string(default_tags[i]));
-	c->docs.free_val = doc_free;
-	c->infos.free_val = ninfo_free;
-	c->entries.free_val = centry_free;
-	c->entries.owner = c;
 	return c;
 }
 
@@ -242,17 +198,22 @@ void compiler_free(struct compiler *c)
 {
 	if (!c)
 		return;
-	map_free(&c->entries);
-	map_free(&c->docs);
-	map_free(&c->infos);
+	for (int i = 0; i < CACHE_TREES; i++)
+		cache_clear(&c->trees[i].entries, centry_free);
+	cache_clear(&c->docs, doc_free);
+	cache_clear(&c->infos, ninfo_free);
 	json_decref(c->defaults);
 	free(c);
 }
 
 json_t *compiler_stats(const struct compiler *c)
 {
+	size_t n = 0;
+
+	for (int i = 0; i < CACHE_TREES; i++)
+		n += c->trees[i].entries.n;
 	return json_pack("{s:I, s:I, s:I}", "compiled", (json_int_t)c->compiled, "cache_hits",
-			 (json_int_t)c->hits, "cached", (json_int_t)c->entries.n);
+			 (json_int_t)c->hits, "cached", (json_int_t)n);
 }
 
 /* ---- reading documents -------------------------------------------------- */
@@ -356,7 +317,7 @@ static int tag_doc(struct compiler *c, struct repo_snap *s, const char *tag,
 		   const struct catalog **ret, struct tend_err *err)
 {
 	char path[REPO_PATH_MAX], blob[REPO_OID_HEX + 1], key[REPO_PATH_MAX + 64];
-	struct catalog *cat;
+	struct doc *d;
 	int r;
 
 	snprintf(path, sizeof(path), "tags/%s.yaml", tag);
@@ -364,19 +325,20 @@ static int tag_doc(struct compiler *c, struct repo_snap *s, const char *tag,
 	if (r < 0)
 		return err_set(err, r == -EISDIR ? -EINVAL : -ENOENT, "no %s in the repository", path);
 	snprintf(key, sizeof(key), "%s\n%s", tag, blob);
-	cat = map_get(&c->docs, key);
-	if (!cat) {
-		cat = xcalloc(1, sizeof(*cat));
-		r = parse_doc(s, path, cat, NULL, err);
+	d = cache_get(&c->docs, key);
+	if (!d) {
+		d = xcalloc(1, sizeof(*d));
+		r = parse_doc(s, path, &d->cat, NULL, err);
 		if (r < 0) {
-			free(cat);
+			free(d);
 			return r == -ENOENT ? -EINVAL : r;
 		}
 		if (c->docs.n >= DOCS_MAX)
-			map_remove_if(&c->docs, NULL, NULL);
-		map_put(&c->docs, key, cat);
+			cache_clear(&c->docs, doc_free);
+		d->key = xstrdup(key);
+		cache_add(&c->docs, d);
 	}
-	*ret = cat;
+	*ret = &d->cat;
 	return 0;
 }
 
@@ -417,12 +379,13 @@ static int node_parse(struct repo_snap *s, struct node *n, struct ninfo *info, s
 }
 
 /*
- * node_load - node's document at s: its tags (from the cache by blob when
+ * node_load_at - node's document at s (its blob id when the caller knows
+ * it, else NULL): its tags (from the cache by blob when
  * it is there) and, when want_cat and it declares more than its tags, its
  * catalog (parsed anyway when the tags were not cached).
  */
-static int node_load(struct compiler *c, struct repo_snap *s, const char *node, bool want_cat,
-		     struct node *n, struct tend_err *err)
+static int node_load_at(struct compiler *c, struct repo_snap *s, const char *node,
+			const char *blob, bool want_cat, struct node *n, struct tend_err *err)
 {
 	struct ninfo *info;
 	int r;
@@ -432,7 +395,12 @@ static int node_load(struct compiler *c, struct repo_snap *s, const char *node, 
 		return err_set(err, -EINVAL, "'%.64s': not a node name (letters, digits, '.', '-', '_')",
 			       node);
 	snprintf(n->path, sizeof(n->path), "nodes/%s.yaml", node);
-	r = repo_snap_blob_id(s, n->path, n->blob);
+	if (blob && strlen(blob) == REPO_OID_HEX) {
+		memcpy(n->blob, blob, REPO_OID_HEX + 1);
+		r = 0;
+	} else {
+		r = repo_snap_blob_id(s, n->path, n->blob);
+	}
 	if (r == -ENOENT) {
 		n->tags = c->defaults;
 		return 0;
@@ -440,7 +408,7 @@ static int node_load(struct compiler *c, struct repo_snap *s, const char *node, 
 	if (r < 0)
 		return err_set(err, -EINVAL, "%s is not a file", n->path);
 	n->has_doc = true;
-	info = map_get(&c->infos, n->blob);
+	info = cache_get(&c->infos, n->blob);
 	if (!info) {
 		info = xcalloc(1, sizeof(*info));
 		r = node_parse(s, n, info, err);
@@ -449,8 +417,9 @@ static int node_load(struct compiler *c, struct repo_snap *s, const char *node, 
 			return r;
 		}
 		if (c->infos.n >= INFOS_MAX)
-			map_remove_if(&c->infos, NULL, NULL);
-		map_put(&c->infos, n->blob, info);
+			cache_clear(&c->infos, ninfo_free);
+		info->key = xstrdup(n->blob);
+		cache_add(&c->infos, info);
 	}
 	n->info = info;
 	n->tags = info->tags ? info->tags : c->defaults;
@@ -462,6 +431,12 @@ static int node_load(struct compiler *c, struct repo_snap *s, const char *node, 
 		return r;
 	}
 	return 0;
+}
+
+static int node_load(struct compiler *c, struct repo_snap *s, const char *node, bool want_cat,
+		     struct node *n, struct tend_err *err)
+{
+	return node_load_at(c, s, node, NULL, want_cat, n, err);
 }
 
 /* ---- compiling ---------------------------------------------------------- */
@@ -622,75 +597,233 @@ static json_t *origin(const struct srcpos *p)
 	return json_string(buf);
 }
 
-/* catalog_body - everything but node, revision and hash. */
-static json_t *catalog_body(const struct catalog *cat, json_t *tags, json_t *files)
+/* resources_json - the catalog's resources as sent: raw values, unrendered. */
+static json_t *resources_json(const struct catalog *cat)
 {
 	json_t *res = json_array();
 
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct resource *r = cat->res[i];
-		json_t *attrs = json_object();
+		json_t *o = json_object(), *attrs = json_object();
 
 		for (size_t k = 0; k < r->nattrs; k++)
 			json_object_set(attrs, r->attrs[k].key, r->attrs[k].val);
-		json_array_append_new(res, json_pack("{s:s, s:s, s:o, s:o}", "type", r->type->name,
-						     "name", r->name, "attrs", attrs, "origin",
-						     origin(&r->pos)));
+		json_object_set_new(o, "type", json_string(r->type->name));
+		json_object_set_new(o, "name", json_string(r->name));
+		json_object_set_new(o, "attrs", attrs);
+		json_object_set_new(o, "origin", origin(&r->pos));
+		json_array_append_new(res, o);
 	}
-	return json_pack("{s:O, s:O, s:o, s:O}", "tags", tags, "vars", cat->vars, "resources", res,
-			 "files", files);
+	return res;
 }
 
-/* build - compile n at s into e (body, text, hash), or e->err/msg. */
+static char *canon(const json_t *v)
+{
+	return json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/*
+ * finish - e's body and hash from its members (references taken); the
+ * canonical texts of res and files are computed unless given.
+ */
+static int finish(struct centry *e, json_t *tags, json_t *vars, json_t *res, json_t *files,
+		  const char *res_text, const char *files_text)
+{
+	char *rt = res_text ? NULL : canon(res), *ft = files_text ? NULL : canon(files);
+	char *tt = canon(tags), *vt = canon(vars), hex[SHA256_HEX_LEN + 1];
+	struct buf b;
+	int r = -ENOMEM;
+
+	buf_init(&b, 0);
+	if ((rt || res_text) && (ft || files_text) && tt && vt &&
+	    buf_printf(&b, "{\"files\":%s,\"resources\":%s,\"tags\":%s,\"vars\":%s}",
+		       files_text ? files_text : ft, res_text ? res_text : rt, tt, vt) == 0) {
+		sha256_hex(b.data, b.len, hex);
+		snprintf(e->hash, sizeof(e->hash), "sha256:%s", hex);
+		e->body = json_pack("{s:o, s:o, s:o, s:o, s:s}", "tags", tags, "vars", vars,
+				    "resources", res, "files", files, "hash", e->hash);
+		e->cost = b.len;
+		r = e->body ? 0 : -ENOMEM;
+		tags = vars = res = files = NULL;
+	}
+	if (r == 0 && !res_text && !files_text) { /* a tag list's catalog: kept for others */
+		e->res_text = rt;
+		e->files_text = ft;
+		rt = ft = NULL;
+	}
+	json_decref(tags);
+	json_decref(vars);
+	json_decref(res);
+	json_decref(files);
+	free(rt);
+	free(ft);
+	free(tt);
+	free(vt);
+	buf_free(&b);
+	return r;
+}
+
+/* has_template - whether a value holds a string with "{{". */
+static bool has_template(const json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_string(v))
+		return tmpl_has_tags(json_string_value(v), json_string_length(v));
+	if (json_is_array(v))
+		json_array_foreach(v, i, x)
+			if (has_template(x))
+				return true;
+	if (json_is_object(v))
+		json_object_foreach((json_t *)v, k, x)
+			if (has_template(x))
+				return true;
+	return false;
+}
+
+/* keep_cat - a tag list's merged catalog, for nodes that set vars of their own. */
+static void keep_cat(struct centry *e, struct catalog *cat)
+{
+	e->cat = xcalloc(1, sizeof(*e->cat));
+	*e->cat = *cat;
+	catalog_init(cat);
+	e->tmpl = xcalloc(e->cat->n + 1, sizeof(*e->tmpl));
+	for (size_t i = 0; i < e->cat->n; i++)
+		for (size_t k = 0; k < e->cat->res[i]->nattrs; k++)
+			if (has_template(e->cat->res[i]->attrs[k].val)) {
+				e->tmpl[e->ntmpl++] = i;
+				break;
+			}
+	e->cost += e->cat->n * 512;
+}
+
+/* build_full - compile n at s into e, every step. */
+static int build_full(struct compiler *c, struct repo_snap *s, const struct node *n, bool shared,
+		      struct centry *e, struct tend_err *err)
+{
+	struct catalog cat;
+	json_t *files = json_object();
+	int r;
+
+	catalog_init(&cat);
+	r = merge_tags(c, s, n, &cat, &e->bad_tag, err);
+	if (r == 0 && !shared && n->cat)
+		r = catalog_merge(&cat, n->cat, err);
+	if (r == 0)
+		r = check_types(s, &cat, err);
+	if (r == 0)
+		r = decode(&cat, err);
+	if (r == 0)
+		r = add_files(s, &cat, files, err);
+	if (r == 0) {
+		r = finish(e, json_incref(n->tags), json_incref(cat.vars), resources_json(&cat),
+			   files, NULL, NULL);
+		files = NULL;
+		if (r < 0)
+			err_set(err, r, "cannot encode the catalog");
+	}
+	if (r == 0 && shared)
+		keep_cat(e, &cat);
+	if (r == 0 && !shared) { /* only the tag lists' texts are reused */
+		free(e->res_text);
+		free(e->files_text);
+		e->res_text = e->files_text = NULL;
+	}
+	json_decref(files);
+	catalog_free(&cat);
+	return r;
+}
+
+/* decode_copy - decode a copy of r (sharing its raw values), then free the copy. */
+static int decode_copy(const struct resource *r, struct res_ctx *ctx, struct tend_err *err)
+{
+	struct resource t = { .type = r->type, .name = r->name, .id = r->id, .pos = r->pos,
+			      .name_pos = r->name_pos, .attrs = r->attrs, .nattrs = r->nattrs };
+	int ret = schema_decode(&t, ctx, err);
+
+	if (t.desired) {
+		if (t.type->free_desired)
+			t.type->free_desired(&t);
+		schema_free_desired(&t);
+		free(t.desired);
+	}
+	if (t.rel) {
+		strlist_free(&t.rel->requires);
+		strlist_free(&t.rel->before);
+		strlist_free(&t.rel->notify);
+		strlist_free(&t.rel->subscribe);
+		free(t.rel);
+	}
+	return ret;
+}
+
+static struct centry *lookup(struct compiler *c, struct repo_snap *s, const struct node *n,
+			     bool shared, bool count);
+
+/*
+ * build_vars - n's document sets only vars: its tag list's catalog with
+ * them.  1 when that catalog is invalid (the caller compiles all: the
+ * node's vars may be what it lacks).
+ */
+static int build_vars(struct compiler *c, struct repo_snap *s, const struct node *n,
+		      struct centry *e, struct tend_err *err)
+{
+	struct node b = *n;
+	const struct centry *base;
+	struct res_ctx ctx;
+	json_t *vars;
+	int r = 0;
+
+	b.cat = NULL;
+	base = lookup(c, s, &b, true, false);
+	if (base->err || !base->cat)
+		return 1;
+	vars = json_copy(json_object_get(base->body, "vars"));
+	json_object_update(vars, n->cat->vars);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cat = base->cat;
+	ctx.plan = true;
+	ctx.tmpl = json_copy(vars);
+	json_object_set_new(ctx.tmpl, "facts", json_null());
+	for (size_t i = 0; i < base->ntmpl && r == 0; i++)
+		r = decode_copy(base->cat->res[base->tmpl[i]], &ctx, err);
+	json_decref(ctx.tmpl);
+	if (r < 0) {
+		json_decref(vars);
+		return r;
+	}
+	r = finish(e, json_incref(n->tags), vars,
+		   json_incref(json_object_get(base->body, "resources")),
+		   json_incref(json_object_get(base->body, "files")), base->res_text,
+		   base->files_text);
+	return r < 0 ? err_set(err, r, "cannot encode the catalog") : 0;
+}
+
+/* build - compile n at s into e (body, hash), or e->err and e->msg. */
 static void build(struct compiler *c, struct repo_snap *s, const struct node *n, bool shared,
 		  struct centry *e)
 {
 	struct tend_err err = { "" };
-	struct catalog cat;
-	json_t *files = json_object();
-	char hex[SHA256_HEX_LEN + 1];
-	int r;
+	int r = 1;
 
 	c->compiled++;
-	catalog_init(&cat);
 	e->bad_tag = -1;
-	r = merge_tags(c, s, n, &cat, &e->bad_tag, &err);
-	if (r == 0 && !shared && n->cat)
-		r = catalog_merge(&cat, n->cat, &err);
-	if (r == 0)
-		r = check_types(s, &cat, &err);
-	if (r == 0)
-		r = decode(&cat, &err);
-	if (r == 0)
-		r = add_files(s, &cat, files, &err);
-	if (r == 0) {
-		e->body = catalog_body(&cat, n->tags, files);
-		e->text = e->body ? json_dumps(e->body, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-		if (!e->text)
-			r = err_set(&err, -ENOMEM, "cannot encode the catalog");
-	}
-	catalog_free(&cat);
-	json_decref(files);
+	if (!shared && n->cat && n->cat->n == 0)
+		r = build_vars(c, s, n, e, &err);
+	if (r == 1)
+		r = build_full(c, s, n, shared, e, &err);
 	if (r < 0) {
 		e->err = r;
 		e->msg = xstrdup(err.msg);
+		e->cost = strlen(e->msg);
 		json_decref(e->body);
 		e->body = NULL;
-		free(e->text);
-		e->text = NULL;
-		return;
 	}
-	sha256_hex(e->text, strlen(e->text), hex);
-	snprintf(e->hash, sizeof(e->hash), "sha256:%s", hex);
-	json_object_set_new(e->body, "hash", json_string(e->hash));
 }
 
 /* ---- the cache ---------------------------------------------------------- */
-
-static bool in_tree(void *val, void *arg)
-{
-	return ((struct centry *)val)->tree == *(int *)arg;
-}
 
 /* tree_slot - id's slot, taking the least recently used one (and dropping its catalogs). */
 static int tree_slot(struct compiler *c, const char *id)
@@ -705,109 +838,80 @@ static int tree_slot(struct compiler *c, const char *id)
 		if (c->trees[i].used < c->trees[lru].used)
 			lru = i;
 	}
-	map_remove_if(&c->entries, in_tree, &lru);
+	cache_clear(&c->trees[lru].entries, centry_free);
+	c->trees[lru].bytes = 0;
 	snprintf(c->trees[lru].id, sizeof(c->trees[lru].id), "%s", id);
 	c->trees[lru].used = ++c->clock;
 	return lru;
 }
 
-/* cache_key - tree, tag list, and the node document's blob or "none". */
-static int cache_key(struct repo_snap *s, const struct node *n, bool shared, struct buf *key)
+/*
+ * lookup - n's compiled catalog (or error) at s, from the cache or
+ * compiled now; count: a hit counts in the stats.
+ */
+static struct centry *lookup(struct compiler *c, struct repo_snap *s, const struct node *n,
+			     bool shared, bool count)
 {
-	size_t i;
-	json_t *t;
-	int r = buf_printf(key, "%s\n", repo_snap_tree_id(s));
-
-	json_array_foreach(n->tags, i, t)
-		if (r == 0)
-			r = buf_printf(key, "%s%s", i ? "," : "", json_string_value(t));
-	if (r == 0)
-		r = buf_printf(key, "\n%s", shared ? "none" : n->blob);
-	return r;
-}
-
-/* cache_put - keep e; a node's own catalog as text only (it is rarely shared). */
-static void cache_put(struct compiler *c, const char *key, struct centry *e, bool shared)
-{
-	if (!e->err && !shared) {
-		json_decref(e->body);
-		e->body = NULL;
-		e->cost = strlen(e->text) + 64;
-	} else {
-		/* JSON in memory takes a few times its text */
-		e->cost = e->err ? strlen(e->msg) + 64 : strlen(e->text) * 4 + 64;
-		free(e->text);
-		e->text = NULL;
-	}
-	if (c->bytes + e->cost > CACHE_BYTES_MAX)
-		map_remove_if(&c->entries, NULL, NULL);
-	map_put(&c->entries, key, e);
-	c->bytes += e->cost;
-}
-
-/* entry - n's compiled catalog at s, from the cache or compiled now. */
-static int entry(struct compiler *c, struct repo_snap *s, struct node *n,
-		 const struct centry **ret, struct tend_err *err)
-{
-	bool shared = !n->has_doc || n->info->only_tags;
+	int t = tree_slot(c, repo_snap_tree_id(s));
 	struct buf key;
 	struct centry *e;
-	int r, tree = tree_slot(c, repo_snap_tree_id(s));
+	size_t i, total = 0;
+	json_t *x;
 
 	buf_init(&key, 0);
-	r = cache_key(s, n, shared, &key);
-	if (r < 0) {
-		buf_free(&key);
-		return err_set(err, r, "cache key too long");
-	}
-	e = map_get(&c->entries, buf_str(&key));
+	json_array_foreach(n->tags, i, x)
+		buf_printf(&key, "%s%s", i ? "," : "", json_string_value(x));
+	buf_printf(&key, "\n%s", shared ? "none" : n->blob);
+	e = cache_get(&c->trees[t].entries, buf_str(&key));
 	if (e) {
-		c->hits++;
-	} else {
-		if (!shared && !n->cat) {
-			struct ninfo tmp = { 0 };
-
-			r = node_parse(s, n, &tmp, err);
-			json_decref(tmp.tags);
-		}
-		if (r < 0) {
-			buf_free(&key);
-			return r;
-		}
-		e = xcalloc(1, sizeof(*e));
-		e->tree = tree;
-		build(c, s, n, shared, e);
-		cache_put(c, buf_str(&key), e, shared);
+		c->hits += count;
+		buf_free(&key);
+		return e;
 	}
-	buf_free(&key);
+	e = xcalloc(1, sizeof(*e));
+	build(c, s, n, shared, e);
+	e->key = buf_steal(&key);
+	e->cost += strlen(e->key) + 256;
+	for (i = 0; i < CACHE_TREES; i++)
+		total += c->trees[i].bytes;
+	if (total + e->cost > CACHE_BYTES_MAX)
+		for (i = 0; i < CACHE_TREES; i++) {
+			cache_clear(&c->trees[i].entries, centry_free);
+			c->trees[i].bytes = 0;
+		}
+	cache_add(&c->trees[t].entries, e);
+	c->trees[t].bytes += e->cost;
+	return e;
+}
+
+/*
+ * entry - n's compiled catalog at s: 0 when valid (*ret_body, when not
+ * NULL: a new reference to everything but node and revision), else the
+ * error.
+ */
+static int entry(struct compiler *c, struct repo_snap *s, struct node *n, json_t **ret_body,
+		 struct tend_err *err)
+{
+	bool shared = !n->has_doc || n->info->only_tags;
+	const struct centry *e;
+	int r = 0;
+
+	if (!shared && !n->cat) { /* not cached yet: its document is needed */
+		struct ninfo tmp = { 0 };
+
+		r = node_parse(s, n, &tmp, err);
+		json_decref(tmp.tags);
+	}
+	if (r < 0)
+		return r;
+	e = lookup(c, s, n, shared, true);
 	if (e->err && e->bad_tag >= 0)
 		return unknown_tag(n, (size_t)e->bad_tag,
 				   json_string_value(json_array_get(n->tags, (size_t)e->bad_tag)), err);
 	if (e->err)
 		return err_set(err, e->err, "%s", e->msg);
-	*ret = e;
-	return 0;
-}
-
-/* result - the catalog of node from entry e. */
-static int result(const struct centry *e, struct repo_snap *s, const char *node, json_t **ret,
-		  struct tend_err *err)
-{
-	const char *rev = repo_snap_commit_id(s);
-	json_t *body = e->body ? json_incref(e->body) : json_loads(e->text, 0, NULL), *out;
-
-	if (!body)
-		return err_set(err, -ENOMEM, "cannot decode a cached catalog");
-	out = json_pack("{s:s, s:o}", "node", node, "revision", rev ? json_string(rev) : json_null());
-	if (out && !e->body)
-		json_object_set_new(out, "hash", json_string(e->hash));
-	if (!out || json_object_update(out, body) < 0) {
-		json_decref(out);
-		json_decref(body);
-		return err_set(err, -ENOMEM, "out of memory");
-	}
-	json_decref(body);
-	*ret = out;
+	if (ret_body)
+		*ret_body = json_incref(e->body);
 	return 0;
 }
 
@@ -816,16 +920,25 @@ static int result(const struct centry *e, struct repo_snap *s, const char *node,
 int compile_node(struct compiler *c, struct repo_snap *s, const char *node, json_t **ret,
 		 struct tend_err *err)
 {
-	const struct centry *e;
+	const char *rev = repo_snap_commit_id(s);
+	json_t *body = NULL, *out = NULL;
 	struct node n;
 	int r = node_load(c, s, node, false, &n, err);
 
 	if (r == 0)
-		r = entry(c, s, &n, &e, err);
-	if (r == 0)
-		r = result(e, s, node, ret, err);
+		r = entry(c, s, &n, &body, err);
 	node_release(&n);
-	return r;
+	if (r < 0)
+		return r;
+	out = json_pack("{s:s, s:o}", "node", node, "revision", rev ? json_string(rev) : json_null());
+	if (!out || json_object_update(out, body) < 0) {
+		json_decref(out);
+		json_decref(body);
+		return err_set(err, -ENOMEM, "out of memory");
+	}
+	json_decref(body);
+	*ret = out;
+	return 0;
 }
 
 int compile_node_tags(struct compiler *c, struct repo_snap *s, const char *node, json_t **ret,
@@ -953,7 +1066,7 @@ static int validate_dir(struct compiler *c, struct repo_snap *s, const char *dir
 {
 	struct tend_err err = { "" };
 	char name[NAME_MAX_LEN + 1], msg[REPO_PATH_MAX + 128];
-	json_t *list = NULL, *f, *cat;
+	json_t *list = NULL, *f;
 	const struct catalog *d;
 	size_t i;
 	int r = repo_snap_list(s, dir, &list, &err);
@@ -969,9 +1082,17 @@ static int validate_dir(struct compiler *c, struct repo_snap *s, const char *dir
 			add_error(errs, seen, msg);
 			continue;
 		}
-		cat = NULL;
-		r = dir[0] == 'n' ? compile_node(c, s, name, &cat, &err) : tag_doc(c, s, name, &d, &err);
-		json_decref(cat);
+		if (dir[0] == 'n') {
+			struct node n;
+
+			r = node_load_at(c, s, name, json_string_value(json_object_get(f, "blob")),
+					 false, &n, &err);
+			if (r == 0)
+				r = entry(c, s, &n, NULL, &err);
+			node_release(&n);
+		} else {
+			r = tag_doc(c, s, name, &d, &err);
+		}
 		if (r < 0)
 			add_error(errs, seen, err.msg);
 	}
@@ -983,7 +1104,6 @@ int compile_validate(struct compiler *c, struct repo_snap *s, json_t **ret_error
 {
 	json_t *errs = json_array(), *seen = json_object();
 	struct tend_err err = { "" };
-	const struct centry *e;
 	int r = validate_dir(c, s, "nodes", errs, seen);
 
 	if (r == 0)
@@ -991,7 +1111,7 @@ int compile_validate(struct compiler *c, struct repo_snap *s, json_t **ret_error
 	if (r == 0 && json_array_size(c->defaults)) {
 		struct node n = { .tags = c->defaults };
 
-		if (entry(c, s, &n, &e, &err) < 0)
+		if (entry(c, s, &n, NULL, &err) < 0)
 			add_error(errs, seen, err.msg);
 	}
 	json_decref(seen);

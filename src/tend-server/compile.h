@@ -6,7 +6,8 @@
  * may hold vars and resources of its own.  Its catalog is tags/A.yaml,
  * tags/B.yaml ... merged in order, then the node document, with the merge
  * rule of catalog.h (a later document overrides the attributes it sets).
- * A node with no document gets the default tags (server configuration).
+ * A node with no document, or whose document has no `tags:` key, gets the
+ * default tags (server configuration); `tags: []` is no tags.
  * The result is validated as `tend plan` would before probing: schema
  * (unknown attribute, bad mode, enum), relations and cycles, and file
  * sources/templates (`source:` / `template:` are repository paths and
@@ -18,8 +19,13 @@
  *    "vars":{...},
  *    "resources":[{"type","name","attrs":{...},"origin":"FILE:LINE"}],
  *    "files":{"files/x.tmpl":"content", ...}}
- * "hash" covers everything but "node" and "revision", so nodes with the
- * same tags and no document of their own share one catalog and one hash.
+ * "attrs" are the values as written (templates unrendered); a file that
+ * is not UTF-8 is {"base64": "..."} in "files".  "hash" is
+ * "sha256:" + SHA-256 of json_dumps(JSON_SORT_KEYS | JSON_COMPACT) of the
+ * catalog without "node", "revision" and "hash", so nodes with the same
+ * tags and no document of their own share one catalog and one hash.
+ * Catalogs share their members with the cache: callers must not modify
+ * what they are given (compile_node_tags' copy excepted).
  *
  * Compiled catalogs are cached by (snapshot tree, tag list, node document
  * blob, or none); parsed tag documents are not re-read per node.

@@ -24,8 +24,8 @@
 struct db;
 
 /* Limits on what is stored from outside (-EFBIG beyond). */
-#define DB_FACTS_MAX ((size_t)1 << 20)   /* a node's facts, serialized */
-#define DB_REPORT_MAX ((size_t)8 << 20)  /* one report, serialized */
+#define DB_FACTS_MAX ((size_t)1 << 20)	/* a node's facts, serialized */
+#define DB_REPORT_MAX ((size_t)8 << 20) /* one report, serialized */
 #define DB_NODE_ID_MAX 253
 
 /* db_node_id_ok - letters, digits, '.', '-', '_'; 1..DB_NODE_ID_MAX bytes. */
@@ -33,8 +33,8 @@ bool db_node_id_ok(const char *id);
 
 /* Roles of API tokens. */
 enum db_role {
-	DB_ROLE_RO = 1,   /* reads only */
-	DB_ROLE_RW = 2,   /* reads and writes */
+	DB_ROLE_RO = 1, /* reads only */
+	DB_ROLE_RW = 2, /* reads and writes */
 };
 
 /*
@@ -80,14 +80,14 @@ int db_role_parse(const char *s, enum db_role *ret);
 /* ---- audit ---- */
 
 struct db_audit {
-	const char *who;      /* token name or identity */
-	const char *address;  /* client address */
-	const char *action;   /* "PUT /v1/files/tags/base.yaml" */
-	const char *target;   /* what it acted on: a path, a node; may be NULL */
-	int status;           /* HTTP status answered */
-	const char *commit;   /* commit made, or NULL */
-	const char *detail;   /* short free text (an error message), or NULL */
-	int64_t time;         /* 0: now */
+	const char *who;     /* token name or identity */
+	const char *address; /* client address */
+	const char *action;  /* "PUT /v1/files/tags/base.yaml" */
+	const char *target;  /* what it acted on: a path, a node; may be NULL */
+	int status;	     /* HTTP status answered */
+	const char *commit;  /* commit made, or NULL */
+	const char *detail;  /* short free text (an error message), or NULL */
+	int64_t time;	     /* 0: now */
 };
 
 int db_audit_add(struct db *db, const struct db_audit *a, struct tend_err *err);

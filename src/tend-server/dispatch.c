@@ -206,22 +206,30 @@ static void audit(const struct api_req *rq, const struct api_resp *rs)
 			  err.msg[0] ? err.msg : strerror(-r));
 }
 
+/* authenticate - the caller named by a bearer token; 1 with rs answered when none. */
 static int authenticate(struct api_req *rq, const char *authorization, char **ret_name,
 			enum db_role *ret_role, struct api_resp *rs)
 {
 	const char *secret = bearer(authorization);
 	int r;
 
-	if (!secret)
-		return api_error(rs, 401, "authentication required (Authorization: Bearer TOKEN)"), 1;
-	if (!rq->srv || !rq->srv->db)
-		return api_error(rs, 500, "no token database"), 1;
+	if (!secret) {
+		api_error(rs, 401, "authentication required (Authorization: Bearer TOKEN)");
+		return 1;
+	}
+	if (!rq->srv || !rq->srv->db) {
+		api_error(rs, 500, "no token database");
+		return 1;
+	}
 	r = db_token_check(rq->srv->db, secret, ret_name, ret_role);
-	if (r == -EACCES)
-		return api_error(rs, 401, "invalid or revoked token"), 1;
+	if (r == -EACCES) {
+		api_error(rs, 401, "invalid or revoked token");
+		return 1;
+	}
 	if (r < 0) {
 		log_warnx("token check: %s", strerror(-r));
-		return api_error(rs, 500, "cannot check the token: %s", strerror(-r)), 1;
+		api_error(rs, 500, "cannot check the token: %s", strerror(-r));
+		return 1;
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
  * end, so handlers never run concurrently and need no locks.  A request
  * goes through:
  *   1. headers in: path length (414), "." / ".." path components,
- *      percent-encoded or not (400), query arguments (at most
+ *      percent-encoded or not, and control characters, %00 included
+ *      (400), query arguments (at most
  *      API_QUERY_MAX), then api_begin routes and authorises it (404, 405,
  *      401, 403) and a Content-Length beyond body_max is 413 - all before
  *      a byte of the body is read;
@@ -19,6 +20,7 @@
  * At -v one line per request is logged when it completes.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -88,6 +90,45 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 	hr->args[hr->nargs].value = value ? value : "";
 	hr->nargs++;
 	return MHD_YES;
+}
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/*
+ * unescape - percent-decode s in place (paths and query arguments).
+ * libmicrohttpd's own decoder turns %00 into a NUL that silently cuts
+ * the string ("a.yaml%00.txt" would read "a.yaml"); here it becomes
+ * \x01, a control character that paths refuse (control_char).
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	const char *r = s;
+	char *w = s;
+
+	while (*r) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+			int v = hexval(r[1]) * 16 + hexval(r[2]);
+
+			*w++ = v ? (char)v : '\x01';
+			r += 3;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* control_char - whether s holds a control character (after decoding). */
+static bool control_char(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+	return false;
 }
 
 /* dot_segment - whether the decoded path has a "." or ".." component. */
@@ -249,6 +290,10 @@ static enum MHD_Result begin(struct http *h, struct MHD_Connection *conn, const 
 		return respond(conn, hr);
 	}
 	snprintf(hr->path, sizeof(hr->path), "%s", url);
+	if (control_char(hr->path)) {
+		api_error(&hr->rs, 400, "the path has a control character (or %%00)");
+		return respond(conn, hr);
+	}
 	if (dot_segment(hr->path)) {
 		api_error(&hr->rs, 400, "the path has a '.' or '..' component: %s", hr->path);
 		return respond(conn, hr);
@@ -434,6 +479,7 @@ int http_start(struct server *s, struct http **ret, struct tend_err *err)
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h },
 		{ MHD_OPTION_SOCK_ADDR, 0, &ss },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+		{ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, h },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, 1024, NULL },
 		/* without TLS the list ends here */

@@ -551,8 +551,8 @@ static int list_cb(const char *root, const git_tree_entry *e, void *payload)
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
 	n = snprintf(path, sizeof(path), "%s%s%s", c->prefix, root, git_tree_entry_name(e));
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return 0; /* not addressable through the API: leave it out */
+	if (n < 0 || (size_t)n > REPO_PATH_MAX)
+		return 0; /* no API can name it: leave it out */
 	if (git_odb_read_header(&size, &type, c->odb, git_tree_entry_id(e)) < 0) {
 		c->rc = -EIO;
 		return -1;

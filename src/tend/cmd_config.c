@@ -277,6 +277,16 @@ static int based_on(struct api_client *c, const struct cfg_args *a, const char *
 	return r;
 }
 
+/* put_outcome - what a put did: created, updated, or unchanged (the same revision). */
+static const char *put_outcome(long status, const json_t *ans, const char *based_on_rev)
+{
+	if (status == 201)
+		return "created";
+	if (!strcmp(json_str(json_object_get(ans, "revision"), ""), based_on_rev))
+		return "unchanged";
+	return "updated";
+}
+
 static int cfg_put(struct api_client *c, const struct cfg_args *a)
 {
 	const char *path = a->pos[0];
@@ -301,11 +311,8 @@ static int cfg_put(struct api_client *c, const struct cfg_args *a)
 	if (c->json)
 		api_print_json(ans);
 	else
-		printf("%s %s: revision %s\n",
-		       status == 201						    ? "created" :
-		       !strcmp(json_str(json_object_get(ans, "revision"), ""), rev) ? "unchanged" :
-										      "updated",
-		       path, json_str(json_object_get(ans, "revision"), "?"));
+		printf("%s %s: revision %s\n", put_outcome(status, ans, rev), path,
+		       json_str(json_object_get(ans, "revision"), "?"));
 out:
 	json_decref(ans);
 	json_decref(body);

@@ -121,9 +121,10 @@ for p in /v1/nope /v2/health / /v1/nodes/a/b/c /v1/health/x; do
 	expect_http 404
 done
 
-step "paths with '.' or '..' components are refused, percent-encoded too"
+step "paths with '.' or '..' components or control characters (%00) are refused, percent-encoded too"
 for p in /v1/files/../../etc/passwd /v1/files/%2e%2e/x /v1/files/tags/%2E%2E%2F%2E%2E%2Fetc \
-	/v1/files/tags/./base.yaml /v1/nodes/%2e%2e/catalog; do
+	/v1/files/tags/./base.yaml /v1/nodes/%2e%2e/catalog /v1/files/tags/base.yaml%00.txt \
+	/v1/files/tags/a%0Ab.yaml; do
 	api GET "$p" "" "$RO_TOKEN"
 	expect_http 400
 done

@@ -10,8 +10,10 @@
 # SIGKILL in the middle of 100 concurrent writers: after a restart every
 # write that was answered 2xx is in the repository, git fsck is clean and
 # the audit log holds one record per commit made through the API.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib-server.sh"
+# (lib.sh moves into a temp dir: name the helpers by absolute path)
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/lib-server.sh"
 
 need git
 export HOME=$T GIT_CONFIG_NOSYSTEM=1
@@ -65,6 +67,11 @@ api PUT /v1/files/files/hello.bin "@$T/body.json"
 expect_http 200
 R2=$(jq_out 'd["revision"]')
 check "the branch moved to the new commit" test "$(git_head)" = "$R2"
+body_put "$T/v2" "$R2"
+api PUT /v1/files/files/hello.bin "@$T/body.json"
+expect_http 200
+check "the same bytes again: no commit, the head is answered" \
+	test "$(jq_out 'd["revision"]'):$(git_head)" = "$R2:$R2"
 
 step "history shows author and time"
 api GET '/v1/history?limit=2'
@@ -105,11 +112,9 @@ expect_http 200
 R3=$(jq_out 'd["revision"]')
 check "a new commit" test "$(git_head)" = "$R3"
 check "its parent is the head reverted on" test "$(git --git-dir="$GITDIR" rev-parse "$R3^")" = "$R2"
-API_ARGS=(-o "$T/got")
-api GET /v1/files/files/hello.bin?raw=1
-API_ARGS=()
+api GET '/v1/files/files/hello.bin?raw=1'
 expect_http 200
-check "raw bytes are the first version's" cmp -s "$T/got" "$T/v1"
+check "raw bytes are the first version's" cmp -s "$OUT" "$T/v1"
 check "git has the first version's blob" test "$(git --git-dir="$GITDIR" rev-parse "$R3:files/hello.bin")" = \
 	"$(git --git-dir="$GITDIR" rev-parse "$R1:files/hello.bin")"
 api GET "/v1/history/$R3"
@@ -132,23 +137,23 @@ check "revision in the answer" test "$(jq_out 'd["revision"]')" = "$R2"
 api GET /v1/files/files/hello.bin
 check "bytes that are not UTF-8 come base64" \
 	bash -c "python3 -c 'import base64, json, sys; sys.stdout.buffer.write(base64.b64decode(json.load(open(sys.argv[1]))[\"content_base64\"]))' '$OUT' | cmp -s - '$T/v1'"
-API_ARGS=(-o "$T/got")
 api GET "/v1/files/files/hello.bin?raw=1&revision=$R2"
-API_ARGS=()
-check "raw at a revision" cmp -s "$T/got" "$T/v2"
+check "raw at a revision" cmp -s "$OUT" "$T/v2"
 check "raw is application/octet-stream" grep -qi '^content-type: application/octet-stream' "$HDR"
 api GET /v1/files/tags/base.yaml '' "$RO_TOKEN"
 expect_http 200
 
 step "two writers edit the same revision: one wins"
 H=$(server_head)
+wpids=
 for w in a b; do
 	body=$(printf '{"content": "vars:\\n  from: %s\\n", "revision": "%s"}' "$w" "$H")
 	curl -s -m 30 -o "$T/w$w.out" -w '%{http_code}' -X PUT -H "Authorization: Bearer $RW_TOKEN" \
 		--data-binary "$body" "$SERVER_URL/v1/files/tags/writer-$w.yaml" >"$T/w$w.code" &
+	wpids="$wpids $!"
 done
-wait
-codes=$(cat "$T/wa.code" "$T/wb.code" | sort | tr '\n' ' ')
+wait $wpids
+codes=$(printf '%s\n' "$(cat "$T/wa.code")" "$(cat "$T/wb.code")" | sort | tr '\n' ' ')
 check "one 201, one 409 (got $codes)" test "$codes" = "201 409 "
 loser=a
 [ "$(cat "$T/wa.code")" = 409 ] || loser=b
@@ -170,9 +175,10 @@ expect_http 400
 check "unknown attribute named with file:line" \
 	bash -c "grep -Eq 'tags/base\\.yaml:3[:0-9]*: [^\"]*mdoe' '$OUT'"
 check "HEAD unchanged" test "$(git_head)" = "$H"
-put_text tags/cycle.yaml $'resources:\n  - exec: a\n    command: [/bin/true]\n    requires: exec:b\n  - exec: b\n    command: [/bin/true]\n    requires: exec:a\n' "$H"
+# (in a tag a node uses: a tag alone may name resources of other tags)
+put_text tags/base.yaml $'resources:\n  - exec: a\n    command: [/bin/true]\n    requires: exec:b\n  - exec: b\n    command: [/bin/true]\n    requires: exec:a\n' "$H"
 expect_http 400
-check "a cycle is named with file:line" bash -c "grep -Eiq 'tags/cycle\\.yaml:[0-9]+[^\"]*cycle' '$OUT'"
+check "a cycle is named with file:line" bash -c "grep -Eiq 'tags/base\\.yaml:[0-9]+[^\"]*cycle' '$OUT'"
 check "HEAD unchanged" test "$(git_head)" = "$H"
 check "nothing new in history" test "$(git --git-dir="$GITDIR" rev-list --count HEAD)" = \
 	"$(git --git-dir="$GITDIR" rev-list --count "$H")"
@@ -182,7 +188,10 @@ api GET "/v1/diff?from=$R1&to=$R2"
 expect_http 200
 check "from and to resolved" test "$(jq_out 'd["from"] + " " + d["to"]')" = "$R1 $R2"
 check "files" test "$(jq_out 'd["files"]')" = '[{"path": "files/hello.bin", "status": "modified"}]'
-check "a git patch" bash -c "grep -q 'diff --git a/files/hello.bin b/files/hello.bin' '$OUT'"
+check "a git patch (base64: the old version is not UTF-8)" bash -c "python3 -c 'import base64, json, sys; d = json.load(open(sys.argv[1])); sys.stdout.buffer.write(base64.b64decode(d[\"patch_base64\"]) if d[\"patch\"] is None else b\"\")' '$OUT' | grep -q '^diff --git a/files/hello.bin b/files/hello.bin'"
+api GET "/v1/diff?from=$H0&to=$R2&path=files/hello.bin"
+check "a text patch is a string" test "$(jq_out 'd["patch"].splitlines()[0]')" = \
+	"diff --git a/files/hello.bin b/files/hello.bin"
 api GET "/v1/diff?from=$H0&path=tags"
 expect_http 200
 check "to defaults to HEAD, path limits" test "$(jq_out 'sorted(f["path"] for f in d["files"])')" = \
@@ -323,12 +332,12 @@ for _ in $(seq 1 600); do
 done
 kill -KILL "$SERVER_PID"
 wait $pids
-wait "$SERVER_PID" 2>/dev/null
+{ wait "$SERVER_PID"; } 2>/dev/null
 SERVER_PID=
 answered=$(wc -l <"$T/load/answered")
 note "$answered writes answered 2xx before the kill"
 check "some writes were answered, not all" test "$answered" -ge 1 -a "$answered" -lt 100
-check "git fsck is clean after the kill" bash -c "git --git-dir='$GITDIR' fsck --strict --no-progress 2>&1 | (! grep .)"
+check "git fsck is clean after the kill" bash -c "set -o pipefail; git --git-dir='$GITDIR' fsck --strict --no-dangling --no-progress 2>&1 | (! grep .)"
 server_start || done_testing
 missing=
 while read -r n code rev; do
@@ -337,7 +346,7 @@ while read -r n code rev; do
 	git --git-dir="$GITDIR" merge-base --is-ancestor "$rev" HEAD || missing="$missing $n@$rev"
 done <"$T/load/answered"
 check "every write answered 2xx is in the repository (missing:$missing)" test -z "$missing"
-check "git fsck is clean after the restart" bash -c "git --git-dir='$GITDIR' fsck --strict --no-progress 2>&1 | (! grep .)"
+check "git fsck is clean after the restart" bash -c "set -o pipefail; git --git-dir='$GITDIR' fsck --strict --no-dangling --no-progress 2>&1 | (! grep .)"
 api PUT /v1/files/files/after.txt "{\"content\": \"after\\n\", \"revision\": \"$(server_head)\"}"
 expect_http 201
 
@@ -351,7 +360,10 @@ before = 0
 while True:
     q = f"{url}/v1/audit?limit=1000" + (f"&before={before}" if before else "")
     req = urllib.request.Request(q, headers={"Authorization": f"Bearer {token}"})
-    recs = json.load(urllib.request.urlopen(req))["audit"]
+    try:
+        recs = json.load(urllib.request.urlopen(req))["audit"]
+    except Exception as e:
+        sys.exit(f"GET /v1/audit: {e}")
     if not recs:
         break
     for r in recs:

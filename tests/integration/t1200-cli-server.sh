@@ -156,6 +156,10 @@ json_is "put --json answers the new revision" 'len(d["revision"]) == 40 and d["p
 expect_exit 0 tc config cat tags/web.yaml
 assert_same_file "$OUT" "$T/web2.yaml"
 
+step "config put of the same bytes commits nothing"
+expect_exit 0 tc config put tags/web.yaml "$T/web2.yaml"
+stdout_matches '^unchanged tags/web\.yaml: revision [0-9a-f]{40}$'
+
 step "config put of bytes that are not UTF-8 keeps them"
 printf 'a\000b\377c\n' >"$T/blob.bin"
 expect_exit 0 tc config put files/blob.bin "$T/blob.bin"

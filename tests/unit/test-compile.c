@@ -24,6 +24,7 @@
 #include "model/catalog.h"
 #include "model/template.h"
 #include "repo.h"
+#include "util/hash.h"
 
 struct fixture {
 	char dir[256];
@@ -293,6 +294,65 @@ static void identical_catalogs_share_a_hash(void **state)
 	json_decref(c);
 	json_decref(d);
 	json_decref(e);
+}
+
+/* check_canonical_hash - "hash" is SHA-256 over the canonical JSON of all but node, revision, hash. */
+static void check_canonical_hash(json_t *cat)
+{
+	json_t *copy = json_copy(cat);
+	char hex[SHA256_HEX_LEN + 1], want[80], *text;
+
+	json_object_del(copy, "node");
+	json_object_del(copy, "revision");
+	json_object_del(copy, "hash");
+	text = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+	sha256_hex(text, strlen(text), hex);
+	snprintf(want, sizeof(want), "sha256:%s", hex);
+	assert_string_equal(hash_of(cat), want);
+	free(text);
+	json_decref(copy);
+}
+
+static void node_vars_reuse_the_tag_list_catalog(void **state)
+{
+	struct fixture *f = *state;
+	json_t *shared, *fast, *full;
+
+	put(f, "tags/base.yaml", base_yaml, "tags/production.yaml", prod_yaml,
+	    "nodes/a.yaml", "tags: [base, production]\n",
+	    "nodes/b.yaml", "tags: [base, production]\nvars:\n  port: 81\n",
+	    /* the same catalog, compiled in full: it redeclares a resource as it is */
+	    "nodes/c.yaml", "tags: [base, production]\nvars:\n  port: 81\nresources:\n  - package: nginx\n",
+	    NULL);
+	shared = catalog(f, "a");
+	fast = catalog(f, "b");
+	full = catalog(f, "c");
+	check_canonical_hash(shared);
+	check_canonical_hash(fast);
+	check_canonical_hash(full);
+	assert_string_equal(hash_of(fast), hash_of(full));
+	assert_string_not_equal(hash_of(fast), hash_of(shared));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(fast, "vars"), "port")), 81);
+	/* the tag list's catalog is untouched */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(shared, "vars"), "port")), 8080);
+	json_decref(shared);
+	json_decref(fast);
+	json_decref(full);
+
+	/* a node's vars are checked against the templates that use them ... */
+	put(f, "tags/base.yaml",
+	    "vars:\n  m: \"0644\"\nresources:\n  - file: /etc/x\n    mode: \"{{ m }}\"\n"
+	    "  - file: /etc/y\n    content: \"{{ greeting }}\"\n",
+	    "nodes/a.yaml", "tags: [base]\n",
+	    "nodes/b.yaml", "tags: [base]\nvars:\n  m: rw\n  greeting: hi\n",
+	    "nodes/c.yaml", "tags: [base]\nvars:\n  greeting: hi\n", NULL);
+	assert_fails(f, "b", "tags/base.yaml:5:11: 'mode' of file:/etc/x must be octal permissions like \"0644\", found 'rw'");
+	/* ... and may be what the tags' catalog lacks */
+	assert_fails(f, "a", "tags/base.yaml:7:14: missing variable 'greeting' (in 'content')");
+	full = catalog(f, "c");
+	check_canonical_hash(full);
+	assert_string_equal(attr(full, "file:/etc/y", "content"), "{{ greeting }}");
+	json_decref(full);
 }
 
 static void cache_hits_are_counted(void **state)
@@ -631,6 +691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merge_order_tags_then_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(node_without_document_gets_default_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(identical_catalogs_share_a_hash, setup, teardown),
+		cmocka_unit_test_setup_teardown(node_vars_reuse_the_tag_list_catalog, setup, teardown),
 		cmocka_unit_test_setup_teardown(cache_hits_are_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(explain_reports_every_origin_oldest_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(invalid_catalogs_name_file_and_line, setup, teardown),

@@ -331,8 +331,11 @@ static void audit_order_and_paging(void **state)
 	int64_t last;
 
 	for (int i = 1; i <= 5; i++) {
-		struct db_audit a = { .who = "admin", .address = "127.0.0.1", .action = action,
-				      .target = "tags/base.yaml", .status = 200 };
+		struct db_audit a = { .who = "admin",
+				      .address = "127.0.0.1",
+				      .action = action,
+				      .target = "tags/base.yaml",
+				      .status = 200 };
 
 		snprintf(action, sizeof(action), "PUT /v1/files/%d", i);
 		if (i == 3)
@@ -475,11 +478,14 @@ static void nodes_bad_input(void **state)
 
 static json_t *report(int changed, int failed, const char *command)
 {
-	return json_pack("{s:i,s:s,s:s,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:[{s:s,s:s}]}", "version", 1,
-			 "command", command, "root", "/", "summary", "total", 3, "ok",
+	return json_pack("{s:i,s:s,s:s,s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:[{s:s,s:s}]}", "version",
+			 1, "command", command, "root", "/", "summary", "total", 3, "ok",
 			 3 - changed - failed, "changed", changed, "failed", failed, "skipped", 0,
 			 "unknown", 0, "not_converged", 0, "resources", "id", "file:/etc/motd",
-			 "status", failed ? "failed" : changed ? "changed" : "ok");
+			 "status",
+			 failed	 ? "failed" :
+			 changed ? "changed" :
+				   "ok");
 }
 
 static void reports_and_status(void **state)
@@ -494,8 +500,8 @@ static void reports_and_status(void **state)
 	json_decref(r);
 	assert_int_equal(db_node_get(f->db, "web1", &n, &err), 0); /* created by its report */
 	assert_string_equal(sget(n, "status"), "changed");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(n, "last_report"), "id")),
-			 id1);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(n, "last_report"), "id")), id1);
 	json_decref(n);
 
 	r = report(0, 1, "apply");
@@ -533,7 +539,8 @@ static void reports_and_status(void **state)
 	assert_string_equal(sget(got, "status"), "changed");
 	assert_string_equal(sget(json_object_get(got, "report"), "command"), "apply");
 	assert_string_equal(
-		sget(json_array_get(json_object_get(json_object_get(got, "report"), "resources"), 0),
+		sget(json_array_get(json_object_get(json_object_get(got, "report"), "resources"),
+				    0),
 		     "id"),
 		"file:/etc/motd");
 	json_decref(got);

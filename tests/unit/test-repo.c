@@ -201,7 +201,7 @@ static void test_create_example_layout(void **state)
 	sh_out(line, sizeof(line), "git -C '%s' log --format='%%H %%an' main", f->repo);
 	assert_int_equal(strncmp(line, head, REPO_OID_HEX), 0);
 	assert_string_equal(line + REPO_OID_HEX, " tend-server");
-	sh("git -C '%s' fsck --strict --no-progress 2>&1 | (! grep .)", f->repo);
+	sh("set -o pipefail; git -C '%s' fsck --strict --no-progress 2>&1 | (! grep .)", f->repo);
 
 	/* opening again (even with create) adds nothing */
 	repo_free(f->r);
@@ -358,7 +358,7 @@ static void test_edit_and_commit(void **state)
 	       f->repo);
 	assert_string_equal(line, "Tend-Caller: alice");
 	sh("git -C '%s' cat-file -p main:README.md 2>/dev/null; test $? -ne 0", f->repo);
-	sh("git -C '%s' fsck --strict --no-progress 2>&1 | (! grep .)", f->repo);
+	sh("set -o pipefail; git -C '%s' fsck --strict --no-progress 2>&1 | (! grep .)", f->repo);
 	buf_free(&b);
 	repo_snap_free(cand);
 	repo_snap_free(base);
@@ -791,7 +791,7 @@ static void test_plain_git_push_seen(void **state)
 	assert_int_equal(repo_commit_snap(f->r, c, pushed, &who, "v2", out, &f->err), 0);
 	sh_out(line, sizeof(line), "git -C '%s' ls-tree main types/mytype", f->repo);
 	assert_int_equal(strncmp(line, "100755 blob", 11), 0);
-	sh("cd '%s' && git pull -q --ff-only && test \"$(git rev-parse HEAD)\" = %s && grep -q v2 "
+	sh("set -o pipefail; cd '%s' && git pull -q --ff-only && test \"$(git rev-parse HEAD)\" = %s && grep -q v2 "
 	   "types/mytype && git fsck --strict --no-progress 2>&1 | (! grep .)",
 	   clone, out);
 	repo_snap_free(c);
