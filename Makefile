@@ -57,6 +57,7 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	@examples/demo.sh $(BUILD)/src/tend/tend
 	@examples/ssh-node/demo.sh $(BUILD)/src/tend/tend
+	@examples/server/demo.sh $(BUILD)
 
 bench: deps
 	@bench/run.sh

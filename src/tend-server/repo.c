@@ -1076,7 +1076,7 @@ int repo_log(struct repo *r, const char *rev, const char *path, size_t skip, siz
 	arr = json_array();
 	rc = git_revwalk_new(&w, r->git);
 	if (rc == 0)
-		rc = git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+		rc = git_revwalk_sorting(w, GIT_SORT_NONE);
 	if (rc == 0)
 		rc = git_revwalk_push(w, git_commit_id(start));
 	if (rc < 0) {
