@@ -26,8 +26,10 @@
  * | JSON_COMPACT) of {"files","resources","tags","vars"}, assembled from
  * the members' own canonical texts.  Node documents' tag lists are kept by
  * blob id.  Every cache is bounded; over a bound it is emptied.
+ * Explain, validation and the listings are in compile_report.c.
  */
 #include "compile.h"
+#include "compile_int.h"
 
 #include <errno.h>
 #include <search.h>
@@ -47,8 +49,6 @@
 #include "util/hash.h"
 #include "util/strutil.h"
 
-#define NAME_MAX_LEN 253
-#define TAGS_MAX 64                          /* tags of one node */
 #define CACHE_TREES 4                        /* trees whose catalogs are kept */
 #define CACHE_BYTES_MAX ((size_t)128 << 20)  /* compiled catalogs, about */
 #define DOCS_MAX 4096                        /* parsed tag documents */
@@ -100,14 +100,6 @@ static void cache_clear(struct cache *t, void (*free_item)(void *))
 struct doc {
 	char *key;               /* "TAG\nBLOB" */
 	struct catalog cat;
-};
-
-/* A node document's tag list (kept by blob id). */
-struct ninfo {
-	char *key;               /* blob id */
-	json_t *tags;            /* array of names; NULL: no 'tags' key */
-	int line[TAGS_MAX], col[TAGS_MAX];
-	bool only_tags;          /* declares nothing else */
 };
 
 /* A compiled catalog, or why it could not be. */
@@ -174,8 +166,8 @@ static void centry_free(void *p)
 	free(e);
 }
 
-/* name_ok - node and tag names: letters, digits, '.', '-', '_'; 1..253 bytes. */
-static bool name_ok(const char *s)
+/* compile_name_ok - (compile_int.h) */
+bool compile_name_ok(const char *s)
 {
 	size_t n = strnlen(s, NAME_MAX_LEN + 1);
 
@@ -204,6 +196,12 @@ void compiler_free(struct compiler *c)
 	cache_clear(&c->infos, ninfo_free);
 	json_decref(c->defaults);
 	free(c);
+}
+
+/* compiler_defaults - (compile_int.h) */
+json_t *compiler_defaults(const struct compiler *c)
+{
+	return c->defaults;
 }
 
 json_t *compiler_stats(const struct compiler *c)
@@ -269,7 +267,7 @@ static int node_tags(void *arg, const char *file, const struct ynode *v, struct 
 			json_decref(tags);
 			return err_at(err, -EINVAL, file, t->line, t->col, "more than %d tags", TAGS_MAX);
 		}
-		if (t->kind != YN_SCALAR || !name_ok(t->str)) {
+		if (t->kind != YN_SCALAR || !compile_name_ok(t->str)) {
 			json_decref(tags);
 			return err_at(err, -EINVAL, file, t->line, t->col,
 				      "not a tag name (letters, digits, '.', '-', '_')");
@@ -312,8 +310,8 @@ static int parse_doc(struct repo_snap *s, const char *path, struct catalog *cat,
 	return r;
 }
 
-/* tag_doc - tag's document at s, parsed once per blob; -ENOENT when none. */
-static int tag_doc(struct compiler *c, struct repo_snap *s, const char *tag,
+/* compile_tag_doc - tag's document at s, parsed once per blob; -ENOENT when none. */
+int compile_tag_doc(struct compiler *c, struct repo_snap *s, const char *tag,
 		   const struct catalog **ret, struct tend_err *err)
 {
 	char path[REPO_PATH_MAX], blob[REPO_OID_HEX + 1], key[REPO_PATH_MAX + 64];
@@ -342,17 +340,8 @@ static int tag_doc(struct compiler *c, struct repo_snap *s, const char *tag,
 	return 0;
 }
 
-/* One node as compile_* sees it. */
-struct node {
-	char path[REPO_PATH_MAX];
-	char blob[REPO_OID_HEX + 1];
-	bool has_doc;
-	const struct ninfo *info;    /* its tag list (cached), or NULL without a document */
-	json_t *tags;                /* borrowed: info's or the defaults */
-	struct catalog *cat;         /* its document, when parsed (owned) */
-};
-
-static void node_release(struct node *n)
+/* compile_node_release - (compile_int.h) */
+void compile_node_release(struct node *n)
 {
 	if (n->cat) {
 		catalog_free(n->cat);
@@ -379,19 +368,19 @@ static int node_parse(struct repo_snap *s, struct node *n, struct ninfo *info, s
 }
 
 /*
- * node_load_at - node's document at s (its blob id when the caller knows
+ * compile_node_load - node's document at s (its blob id when the caller knows
  * it, else NULL): its tags (from the cache by blob when
  * it is there) and, when want_cat and it declares more than its tags, its
  * catalog (parsed anyway when the tags were not cached).
  */
-static int node_load_at(struct compiler *c, struct repo_snap *s, const char *node,
+int compile_node_load(struct compiler *c, struct repo_snap *s, const char *node,
 			const char *blob, bool want_cat, struct node *n, struct tend_err *err)
 {
 	struct ninfo *info;
 	int r;
 
 	memset(n, 0, sizeof(*n));
-	if (!name_ok(node))
+	if (!compile_name_ok(node))
 		return err_set(err, -EINVAL, "'%.64s': not a node name (letters, digits, '.', '-', '_')",
 			       node);
 	snprintf(n->path, sizeof(n->path), "nodes/%s.yaml", node);
@@ -433,12 +422,6 @@ static int node_load_at(struct compiler *c, struct repo_snap *s, const char *nod
 	return 0;
 }
 
-static int node_load(struct compiler *c, struct repo_snap *s, const char *node, bool want_cat,
-		     struct node *n, struct tend_err *err)
-{
-	return node_load_at(c, s, node, NULL, want_cat, n, err);
-}
-
 /* ---- compiling ---------------------------------------------------------- */
 
 static int unknown_tag(const struct node *n, size_t i, const char *tag, struct tend_err *err)
@@ -460,7 +443,7 @@ static int merge_tags(struct compiler *c, struct repo_snap *s, const struct node
 
 	json_array_foreach(n->tags, i, t) {
 		const struct catalog *d;
-		int r = tag_doc(c, s, json_string_value(t), &d, err);
+		int r = compile_tag_doc(c, s, json_string_value(t), &d, err);
 
 		if (r == -ENOENT) {
 			*bad = (int)i;
@@ -589,7 +572,8 @@ static int add_files(struct repo_snap *s, const struct catalog *cat, json_t *fil
 	return 0;
 }
 
-static json_t *origin(const struct srcpos *p)
+/* compile_origin - (compile_int.h) */
+json_t *compile_origin(const struct srcpos *p)
 {
 	char buf[REPO_PATH_MAX + 32];
 
@@ -611,7 +595,7 @@ static json_t *resources_json(const struct catalog *cat)
 		json_object_set_new(o, "type", json_string(r->type->name));
 		json_object_set_new(o, "name", json_string(r->name));
 		json_object_set_new(o, "attrs", attrs);
-		json_object_set_new(o, "origin", origin(&r->pos));
+		json_object_set_new(o, "origin", compile_origin(&r->pos));
 		json_array_append_new(res, o);
 	}
 	return res;
@@ -885,12 +869,12 @@ static struct centry *lookup(struct compiler *c, struct repo_snap *s, const stru
 }
 
 /*
- * entry - n's compiled catalog at s: 0 when valid (*ret_body, when not
+ * compile_entry - n's compiled catalog at s: 0 when valid (*ret_body, when not
  * NULL: a new reference to everything but node and revision), else the
  * error.
  */
-static int entry(struct compiler *c, struct repo_snap *s, struct node *n, json_t **ret_body,
-		 struct tend_err *err)
+int compile_entry(struct compiler *c, struct repo_snap *s, struct node *n, json_t **ret_body,
+		  struct tend_err *err)
 {
 	bool shared = !n->has_doc || n->info->only_tags;
 	const struct centry *e;
@@ -923,11 +907,11 @@ int compile_node(struct compiler *c, struct repo_snap *s, const char *node, json
 	const char *rev = repo_snap_commit_id(s);
 	json_t *body = NULL, *out = NULL;
 	struct node n;
-	int r = node_load(c, s, node, false, &n, err);
+	int r = compile_node_load(c, s, node, NULL, false, &n, err);
 
 	if (r == 0)
-		r = entry(c, s, &n, &body, err);
-	node_release(&n);
+		r = compile_entry(c, s, &n, &body, err);
+	compile_node_release(&n);
 	if (r < 0)
 		return r;
 	out = json_pack("{s:s, s:o}", "node", node, "revision", rev ? json_string(rev) : json_null());
@@ -945,290 +929,10 @@ int compile_node_tags(struct compiler *c, struct repo_snap *s, const char *node,
 		      struct tend_err *err)
 {
 	struct node n;
-	int r = node_load(c, s, node, false, &n, err);
+	int r = compile_node_load(c, s, node, NULL, false, &n, err);
 
 	if (r == 0)
 		*ret = json_deep_copy(n.tags);
-	node_release(&n);
+	compile_node_release(&n);
 	return r;
-}
-
-/* push_origin - append {"value","origin"} to list key of obj. */
-static void push_origin(json_t *obj, const char *key, json_t *value, json_t *org)
-{
-	json_t *list = json_object_get(obj, key);
-
-	if (!list) {
-		list = json_array();
-		json_object_set_new(obj, key, list);
-	}
-	json_array_append_new(list, json_pack("{s:O, s:o}", "value", value ? value : json_null(),
-					      "origin", org));
-}
-
-/* explain_doc - what one document sets, appended to out (idx: id -> entry). */
-static void explain_doc(json_t *out, json_t *idx, const struct catalog *d, const char *path,
-			const char *id)
-{
-	json_t *v, *vars = json_object_get(out, "vars");
-	const char *k;
-
-	json_array_append_new(json_object_get(out, "documents"), json_string(path));
-	if (!id)
-		json_object_foreach(d->vars, k, v)
-			push_origin(vars, k, v, json_incref(json_object_get(d->var_pos, k)));
-	for (size_t i = 0; i < d->n; i++) {
-		const struct resource *r = d->res[i];
-		json_t *e;
-
-		if (id && strcmp(id, r->id))
-			continue;
-		e = json_object_get(idx, r->id);
-		if (!e) {
-			e = json_pack("{s:s, s:o, s:{}}", "id", r->id, "origin", origin(&r->pos), "attrs");
-			json_array_append_new(json_object_get(out, "resources"), e);
-			json_object_set(idx, r->id, e);
-		}
-		for (size_t a = 0; a < r->nattrs; a++)
-			push_origin(json_object_get(e, "attrs"), r->attrs[a].key, r->attrs[a].val,
-				    origin(&r->attrs[a].key_pos));
-	}
-}
-
-int compile_explain(struct compiler *c, struct repo_snap *s, const char *node, const char *id,
-		    json_t **ret, struct tend_err *err)
-{
-	const char *rev = repo_snap_commit_id(s);
-	json_t *cat = NULL, *out = NULL, *idx = json_object(), *t;
-	struct node n;
-	size_t i;
-	int r = compile_node(c, s, node, &cat, err); /* only a valid catalog is explained */
-
-	json_decref(cat);
-	if (r == 0)
-		r = node_load(c, s, node, true, &n, err);
-	if (r < 0) {
-		json_decref(idx);
-		return r;
-	}
-	out = json_pack("{s:s, s:o, s:O, s:[], s:{}, s:[]}", "node", node, "revision",
-			rev ? json_string(rev) : json_null(), "tags", n.tags, "documents", "vars",
-			"resources");
-	json_array_foreach(n.tags, i, t) {
-		const struct catalog *d;
-		char path[REPO_PATH_MAX];
-
-		snprintf(path, sizeof(path), "tags/%s.yaml", json_string_value(t));
-		r = tag_doc(c, s, json_string_value(t), &d, err);
-		if (r < 0)
-			break;
-		explain_doc(out, idx, d, path, id);
-	}
-	if (r == 0 && n.cat && !n.info->only_tags)
-		explain_doc(out, idx, n.cat, n.path, id);
-	if (r == 0 && id && !json_object_get(idx, id))
-		r = err_set(err, -ENOENT, "%s has no resource %.200s", node, id);
-	node_release(&n);
-	json_decref(idx);
-	if (r < 0) {
-		json_decref(out);
-		return r;
-	}
-	*ret = out;
-	return 0;
-}
-
-/* doc_name - NAME of DIR/NAME.yaml (a node or tag name) into out, else false. */
-static bool doc_name(const char *path, const char *dir, char out[NAME_MAX_LEN + 1])
-{
-	size_t dl = strlen(dir), pl = strlen(path);
-
-	if (strncmp(path, dir, dl) || path[dl] != '/' || pl < dl + 6 ||
-	    strcmp(path + pl - 5, ".yaml") || pl - dl - 6 > NAME_MAX_LEN)
-		return false;
-	memcpy(out, path + dl + 1, pl - dl - 6);
-	out[pl - dl - 6] = '\0';
-	return name_ok(out);
-}
-
-/* add_error - msg into errs once (seen: the set of messages so far). */
-static void add_error(json_t *errs, json_t *seen, const char *msg)
-{
-	if (json_object_get(seen, msg))
-		return;
-	json_object_set_new(seen, msg, json_true());
-	json_array_append_new(errs, json_string(msg));
-}
-
-/* validate_dir - every document under dir ("nodes" or "tags") compiled or parsed. */
-static int validate_dir(struct compiler *c, struct repo_snap *s, const char *dir, json_t *errs,
-			json_t *seen)
-{
-	struct tend_err err = { "" };
-	char name[NAME_MAX_LEN + 1], msg[REPO_PATH_MAX + 128];
-	json_t *list = NULL, *f;
-	const struct catalog *d;
-	size_t i;
-	int r = repo_snap_list(s, dir, &list, &err);
-
-	if (r < 0)
-		return r;
-	json_array_foreach(list, i, f) {
-		const char *path = json_string_value(json_object_get(f, "path"));
-
-		if (!doc_name(path, dir, name)) {
-			snprintf(msg, sizeof(msg), "%s: not a %s document (%s/NAME.yaml, NAME: letters, digits, '.', '-', '_')",
-				 path, dir[0] == 'n' ? "node" : "tag", dir);
-			add_error(errs, seen, msg);
-			continue;
-		}
-		if (dir[0] == 'n') {
-			struct node n;
-
-			r = node_load_at(c, s, name, json_string_value(json_object_get(f, "blob")),
-					 false, &n, &err);
-			if (r == 0)
-				r = entry(c, s, &n, NULL, &err);
-			node_release(&n);
-		} else {
-			r = tag_doc(c, s, name, &d, &err);
-		}
-		if (r < 0)
-			add_error(errs, seen, err.msg);
-	}
-	json_decref(list);
-	return 0;
-}
-
-int compile_validate(struct compiler *c, struct repo_snap *s, json_t **ret_errors)
-{
-	json_t *errs = json_array(), *seen = json_object();
-	struct tend_err err = { "" };
-	int r = validate_dir(c, s, "nodes", errs, seen);
-
-	if (r == 0)
-		r = validate_dir(c, s, "tags", errs, seen);
-	if (r == 0 && json_array_size(c->defaults)) {
-		struct node n = { .tags = c->defaults };
-
-		if (entry(c, s, &n, NULL, &err) < 0)
-			add_error(errs, seen, err.msg);
-	}
-	json_decref(seen);
-	if (r < 0) {
-		json_decref(errs);
-		return r;
-	}
-	*ret_errors = errs;
-	return (int)json_array_size(errs);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* names - the names of the documents DIR/NAME.yaml at s, sorted (strings point into *list). */
-static int names(struct repo_snap *s, const char *dir, json_t **list, const char ***ret,
-		 size_t *ret_n, struct tend_err *err)
-{
-	char name[NAME_MAX_LEN + 1];
-	const char **v;
-	size_t i, n = 0;
-	json_t *f;
-	int r = repo_snap_list(s, dir, list, err);
-
-	if (r < 0)
-		return r;
-	v = xcalloc(json_array_size(*list) + 1, sizeof(*v));
-	json_array_foreach(*list, i, f) {
-		json_t *p = json_object_get(f, "path");
-
-		if (!doc_name(json_string_value(p), dir, name))
-			continue;
-		/* keep the name in the list entry: it lives as long as *list */
-		json_object_set_new(f, "name", json_string(name));
-		v[n++] = json_string_value(json_object_get(f, "name"));
-	}
-	qsort(v, n, sizeof(*v), cmp_str);
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-int compile_nodes(struct repo_snap *s, json_t **ret, struct tend_err *err)
-{
-	const char **v = NULL;
-	json_t *list = NULL, *out;
-	size_t n = 0;
-	int r = names(s, "nodes", &list, &v, &n, err);
-
-	if (r < 0)
-		return r;
-	out = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(out, json_string(v[i]));
-	free(v);
-	json_decref(list);
-	*ret = out;
-	return 0;
-}
-
-/* tag_entry - the entry of tag in by (created with file null). */
-static json_t *tag_entry(json_t *by, const char *tag)
-{
-	json_t *e = json_object_get(by, tag);
-
-	if (!e) {
-		e = json_pack("{s:s, s:n, s:[]}", "name", tag, "file", "nodes");
-		json_object_set_new(by, tag, e);
-	}
-	return e;
-}
-
-int compile_tags(struct compiler *c, struct repo_snap *s, json_t **ret, struct tend_err *err)
-{
-	const char **tv = NULL, **nv = NULL, **all;
-	json_t *tl = NULL, *nl = NULL, *by = json_object(), *out, *t;
-	size_t tn = 0, nn = 0, i, k;
-	const char *key;
-	int r = names(s, "tags", &tl, &tv, &tn, err);
-
-	if (r == 0)
-		r = names(s, "nodes", &nl, &nv, &nn, err);
-	for (i = 0; r == 0 && i < tn; i++) {
-		char path[REPO_PATH_MAX];
-
-		snprintf(path, sizeof(path), "tags/%s.yaml", tv[i]);
-		json_object_set_new(tag_entry(by, tv[i]), "file", json_string(path));
-	}
-	for (i = 0; r == 0 && i < nn; i++) {
-		struct node n;
-
-		if (node_load(c, s, nv[i], false, &n, NULL) == 0 && n.has_doc)
-			json_array_foreach(n.tags, k, t)
-				json_array_append_new(json_object_get(tag_entry(by, json_string_value(t)),
-								      "nodes"), json_string(nv[i]));
-		node_release(&n);
-	}
-	all = xcalloc(json_object_size(by) + 1, sizeof(*all));
-	k = 0;
-	json_object_foreach(by, key, t)
-		all[k++] = key;
-	qsort(all, k, sizeof(*all), cmp_str);
-	out = json_array();
-	for (i = 0; r == 0 && i < k; i++)
-		json_array_append(out, json_object_get(by, all[i]));
-	free(all);
-	free(tv);
-	free(nv);
-	json_decref(tl);
-	json_decref(nl);
-	json_decref(by);
-	if (r < 0) {
-		json_decref(out);
-		return r;
-	}
-	*ret = out;
-	return 0;
 }

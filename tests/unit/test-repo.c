@@ -515,6 +515,9 @@ static void test_log_and_info(void **state)
 	assert_int_equal(json_array_size(log), 2);
 	assert_int_equal(json_array_size(json_object_get(json_array_get(log, 0), "files")), 1);
 	json_decref(log);
+	assert_int_equal(repo_log(f->r, NULL, "README.md", 0, 50, &log, &f->err), 0);
+	assert_int_equal(json_array_size(log), 2); /* deleted by h1, added by the first */
+	json_decref(log);
 	assert_int_equal(repo_log(f->r, NULL, "tags", 0, 50, &log, &f->err), 0);
 	assert_int_equal(json_array_size(log), 2); /* h1 and the first commit */
 	assert_string_equal(jstr(json_array_get(log, 0), "id"), h1);
