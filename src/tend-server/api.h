@@ -186,7 +186,10 @@ int api_openapi(struct api_req *rq, struct api_resp *rs);
  * api_commit_checked - shared write path: validate candidate snapshot s
  * (compile_validate: 400 with {"error","errors":[...]} and nothing
  * committed when invalid), then commit it with the caller as author
- * (409 on a stale expect).  On success fills rs->audit_commit and *out.
+ * (409 {"error","head"} on a stale expect).  Returns 0 when committed:
+ * rs untouched, rs->audit_commit and *out filled (a candidate that changes
+ * nothing commits nothing: *out is the head, audit_commit stays empty);
+ * returns 1 when rs holds the answer (400/404/409/500).
  */
 int api_commit_checked(struct api_req *rq, struct api_resp *rs, struct repo_snap *s,
 		       const char *expect, const char *message, char out[41]);

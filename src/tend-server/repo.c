@@ -15,12 +15,11 @@
  * survives a crash.
  *
  * Commits made here carry the trailers "Tend-Caller: NAME" and
- * "Tend-Address: ADDR" in a last paragraph of their message; repo_log
- * parses them back and reports the message without them.
+ * "Tend-Address: ADDR" in a last paragraph of their message; history,
+ * one commit and diffs are read in repo_history.c.
  */
 #include "repo.h"
-
-#include "util/strutil.h"
+#include "repo_git.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,19 +28,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define REPO_REV_MAX 256        /* longest revision text accepted */
 #define REPO_MSG_MAX (64 << 10) /* longest commit message written */
-#define REPO_PATCH_MAX ((size_t)64 << 20)
 #define REPO_COMMITTER "tend-server"
 #define REPO_COMMITTER_EMAIL "tend-server@tend"
-
-struct repo {
-	git_repository *git;
-	char *branch; /* full reference name, "refs/heads/main" */
-};
 
 struct repo_snap {
 	git_tree *tree;
@@ -50,8 +42,7 @@ struct repo_snap {
 	bool is_commit;
 };
 
-/* git_fail - turn a libgit2 error into -errno with a message naming what. */
-static int git_fail(struct tend_err *err, int gerr, const char *what)
+int repo_git_fail(struct tend_err *err, int gerr, const char *what)
 {
 	const git_error *e = git_error_last();
 	int code;
@@ -81,7 +72,7 @@ static int git_fail(struct tend_err *err, int gerr, const char *what)
 	return err_set(err, code, "%s: %s", what, e && e->message ? e->message : "git error");
 }
 
-static void oid_hex(const git_oid *id, char out[REPO_OID_HEX + 1])
+void repo_oid_hex(const git_oid *id, char out[REPO_OID_HEX + 1])
 {
 	git_oid_tostr(out, REPO_OID_HEX + 1, id);
 }
@@ -179,7 +170,7 @@ static int make_signature(git_signature **ret, const char *name, const char *ema
 {
 	int rc = git_signature_now(ret, name, email);
 
-	return rc < 0 ? git_fail(err, rc, "commit signature") : 0;
+	return rc < 0 ? repo_git_fail(err, rc, "commit signature") : 0;
 }
 
 /* write_example - the first commit on an unborn branch. */
@@ -207,14 +198,14 @@ static int write_example(struct repo *r, struct tend_err *err)
 			       "Example layout\n\nCreated by tend-server on first start.\n", s->tree,
 			       0, NULL);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "first commit");
+		rc = repo_git_fail(err, rc, "first commit");
 		goto out;
 	}
 	/* not forced: a branch someone created meanwhile is kept */
 	rc = git_reference_create(&ref, r->git, r->branch, &cid, 0, "tend-server: example");
 	git_reference_free(ref);
 	if (rc < 0)
-		rc = git_fail(err, rc, r->branch);
+		rc = repo_git_fail(err, rc, r->branch);
 out:
 	git_signature_free(sig);
 	repo_snap_free(s);
@@ -230,7 +221,7 @@ static int find_branch(struct repo *r, const char *path, struct tend_err *err)
 
 	rc = git_reference_lookup(&head, r->git, "HEAD");
 	if (rc < 0)
-		return git_fail(err, rc, path);
+		return repo_git_fail(err, rc, path);
 	if (git_reference_type(head) != GIT_REFERENCE_SYMBOLIC) {
 		git_reference_free(head);
 		return err_set(err, -EINVAL, "%s: HEAD is detached; it must name a branch", path);
@@ -269,7 +260,7 @@ static int open_or_init(git_repository **g, const char *path, bool create, struc
 	if (rc == 0)
 		return 0;
 	if (rc != GIT_ENOTFOUND)
-		return git_fail(err, rc, path);
+		return repo_git_fail(err, rc, path);
 	if (!create || !dir_missing_or_empty(path))
 		return err_set(err, -ENOENT, "%s: not a git repository", path);
 	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
@@ -277,7 +268,7 @@ static int open_or_init(git_repository **g, const char *path, bool create, struc
 	o.initial_head = "main";
 	o.description = "tend configuration repository";
 	rc = git_repository_init_ext(g, path, &o);
-	return rc < 0 ? git_fail(err, rc, path) : 0;
+	return rc < 0 ? repo_git_fail(err, rc, path) : 0;
 }
 
 int repo_open(const char *path, bool create, struct repo **ret, struct tend_err *err)
@@ -312,7 +303,7 @@ int repo_open(const char *path, bool create, struct repo **ret, struct tend_err 
 		if (rc < 0)
 			goto fail;
 	} else if (rc < 0 && rc != GIT_ENOTFOUND) {
-		rc = git_fail(err, rc, r->branch);
+		rc = repo_git_fail(err, rc, r->branch);
 		goto fail;
 	}
 	*ret = r;
@@ -342,8 +333,8 @@ int repo_head(struct repo *r, char out[REPO_OID_HEX + 1], struct tend_err *err)
 	if (rc == GIT_ENOTFOUND)
 		return err_set(err, -ENOENT, "%s has no commit yet", r->branch);
 	if (rc < 0)
-		return git_fail(err, rc, r->branch);
-	oid_hex(&id, out);
+		return repo_git_fail(err, rc, r->branch);
+	repo_oid_hex(&id, out);
 	return 0;
 }
 
@@ -368,8 +359,7 @@ static bool rev_text_ok(const char *rev)
 	return true;
 }
 
-/* lookup_commit - rev resolved to a commit object. */
-static int lookup_commit(struct repo *r, const char *rev, git_commit **ret, struct tend_err *err)
+int repo_lookup_commit(struct repo *r, const char *rev, git_commit **ret, struct tend_err *err)
 {
 	git_object *obj = NULL, *peeled = NULL;
 	int rc;
@@ -382,7 +372,7 @@ static int lookup_commit(struct repo *r, const char *rev, git_commit **ret, stru
 	if (rc == GIT_ENOTFOUND)
 		return err_set(err, -ENOENT, "no revision '%s'", rev);
 	if (rc < 0)
-		return git_fail(err, rc, rev);
+		return repo_git_fail(err, rc, rev);
 	rc = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT);
 	git_object_free(obj);
 	if (rc < 0)
@@ -398,10 +388,10 @@ int repo_resolve(struct repo *r, const char *rev, char out[REPO_OID_HEX + 1], st
 
 	if (!rev)
 		return err_set(err, -EINVAL, "no revision given");
-	rc = lookup_commit(r, rev, &c, err);
+	rc = repo_lookup_commit(r, rev, &c, err);
 	if (rc < 0)
 		return rc;
-	oid_hex(git_commit_id(c), out);
+	repo_oid_hex(git_commit_id(c), out);
 	git_commit_free(c);
 	return 0;
 }
@@ -417,9 +407,9 @@ static int snap_new(git_tree *tree, const git_oid *commit, struct repo_snap **re
 		return -ENOMEM;
 	}
 	s->tree = tree;
-	oid_hex(git_tree_id(tree), s->tree_id);
+	repo_oid_hex(git_tree_id(tree), s->tree_id);
 	if (commit) {
-		oid_hex(commit, s->commit_id);
+		repo_oid_hex(commit, s->commit_id);
 		s->is_commit = true;
 	}
 	*ret = s;
@@ -433,7 +423,7 @@ static int snap_from_tree_id(struct repo *r, const git_oid *tid, struct repo_sna
 	int rc = git_tree_lookup(&tree, r->git, tid);
 
 	if (rc < 0)
-		return git_fail(err, rc, "candidate tree");
+		return repo_git_fail(err, rc, "candidate tree");
 	return snap_new(tree, NULL, ret);
 }
 
@@ -443,12 +433,12 @@ int repo_snap_open(struct repo *r, const char *rev, struct repo_snap **ret, stru
 	git_tree *tree = NULL;
 	int rc;
 
-	rc = lookup_commit(r, rev, &c, err);
+	rc = repo_lookup_commit(r, rev, &c, err);
 	if (rc < 0)
 		return rc;
 	rc = git_commit_tree(&tree, c);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "commit tree");
+		rc = repo_git_fail(err, rc, "commit tree");
 		git_commit_free(c);
 		return rc;
 	}
@@ -508,7 +498,7 @@ int repo_snap_read(struct repo_snap *s, const char *path, struct buf *out, struc
 	rc = git_blob_lookup(&blob, git_tree_owner(s->tree), git_tree_entry_id(e));
 	git_tree_entry_free(e);
 	if (rc < 0)
-		return git_fail(err, rc, path);
+		return repo_git_fail(err, rc, path);
 	size = git_blob_rawsize(blob);
 	if (size > limit) {
 		git_blob_free(blob);
@@ -532,7 +522,7 @@ int repo_snap_blob_id(struct repo_snap *s, const char *path, char out[REPO_OID_H
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		rc = git_tree_entry_type(e) == GIT_OBJECT_TREE ? -EISDIR : -ENOENT;
 	else
-		oid_hex(git_tree_entry_id(e), out);
+		repo_oid_hex(git_tree_entry_id(e), out);
 	git_tree_entry_free(e);
 	return rc;
 }
@@ -561,7 +551,7 @@ static int list_cb(const char *root, const git_tree_entry *e, void *payload)
 		c->rc = -EIO;
 		return -1;
 	}
-	oid_hex(git_tree_entry_id(e), blob);
+	repo_oid_hex(git_tree_entry_id(e), blob);
 	if (json_array_append_new(c->arr, json_pack("{s:s, s:I, s:s}", "path", path, "size",
 						    (json_int_t)size, "blob", blob)) < 0) {
 		c->rc = -ENOMEM;
@@ -618,7 +608,7 @@ int repo_snap_list(struct repo_snap *s, const char *dir, json_t **ret, struct te
 	git_tree_free(sub);
 	if (rc < 0 || c.rc < 0) {
 		json_decref(c.arr);
-		return c.rc < 0 ? err_set(err, c.rc, "cannot list files") : git_fail(err, rc, "list");
+		return c.rc < 0 ? err_set(err, c.rc, "cannot list files") : repo_git_fail(err, rc, "list");
 	}
 	/* git's tree order is the byte order of full paths: already sorted */
 	*ret = c.arr;
@@ -669,7 +659,7 @@ static int apply_edit(struct repo *r, git_index *ix, const struct repo_edit *e,
 		if (!old)
 			return err_set(err, -ENOENT, "%s: no such file", e->path);
 		rc = git_index_remove(ix, e->path, 0);
-		return rc < 0 ? git_fail(err, rc, e->path) : 0;
+		return rc < 0 ? repo_git_fail(err, rc, e->path) : 0;
 	}
 	if (e->len > REPO_FILE_MAX)
 		return err_set(err, -EFBIG, "%s: %zu bytes, more than %zu", e->path, e->len,
@@ -684,9 +674,9 @@ static int apply_edit(struct repo *r, git_index *ix, const struct repo_edit *e,
 	ne.path = e->path;
 	rc = git_blob_create_from_buffer(&ne.id, r->git, e->data ? e->data : "", e->len);
 	if (rc < 0)
-		return git_fail(err, rc, e->path);
+		return repo_git_fail(err, rc, e->path);
 	rc = git_index_add(ix, &ne);
-	return rc < 0 ? git_fail(err, rc, e->path) : 0;
+	return rc < 0 ? repo_git_fail(err, rc, e->path) : 0;
 }
 
 int repo_snap_edit(struct repo *r, struct repo_snap *base, const struct repo_edit *e, size_t n,
@@ -698,11 +688,11 @@ int repo_snap_edit(struct repo *r, struct repo_snap *base, const struct repo_edi
 
 	rc = git_index_new(&ix);
 	if (rc < 0)
-		return git_fail(err, rc, "index");
+		return repo_git_fail(err, rc, "index");
 	if (base) {
 		rc = git_index_read_tree(ix, base->tree);
 		if (rc < 0) {
-			rc = git_fail(err, rc, "read tree");
+			rc = repo_git_fail(err, rc, "read tree");
 			goto out;
 		}
 	}
@@ -713,7 +703,7 @@ int repo_snap_edit(struct repo *r, struct repo_snap *base, const struct repo_edi
 	}
 	rc = git_index_write_tree_to(&tid, ix, r->git);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "write tree");
+		rc = repo_git_fail(err, rc, "write tree");
 		goto out;
 	}
 	rc = snap_from_tree_id(r, &tid, ret, err);
@@ -758,21 +748,21 @@ int repo_snap_revert(struct repo *r, const char *rev, const char *head, struct r
 	git_oid tid;
 	int rc;
 
-	rc = lookup_commit(r, rev, &undo, err);
+	rc = repo_lookup_commit(r, rev, &undo, err);
 	if (rc < 0)
 		return rc;
-	oid_hex(git_commit_id(undo), hex);
+	repo_oid_hex(git_commit_id(undo), hex);
 	if (git_commit_parentcount(undo) != 1) {
 		rc = err_set(err, -EINVAL, "%.12s is %s commit: it cannot be reverted", hex,
 			     git_commit_parentcount(undo) ? "a merge" : "the first");
 		goto out;
 	}
-	rc = lookup_commit(r, head, &ours, err);
+	rc = repo_lookup_commit(r, head, &ours, err);
 	if (rc < 0)
 		goto out;
 	rc = git_revert_commit(&ix, r->git, undo, ours, 0, NULL);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "revert");
+		rc = repo_git_fail(err, rc, "revert");
 		goto out;
 	}
 	if (git_index_has_conflicts(ix)) {
@@ -781,7 +771,7 @@ int repo_snap_revert(struct repo *r, const char *rev, const char *head, struct r
 	}
 	rc = git_index_write_tree_to(&tid, ix, r->git);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "write tree");
+		rc = repo_git_fail(err, rc, "write tree");
 		goto out;
 	}
 	rc = snap_from_tree_id(r, &tid, ret, err);
@@ -849,7 +839,7 @@ static int move_branch(struct repo *r, const git_oid *id, const git_oid *expect,
 	if (rc == GIT_EMODIFIED || rc == GIT_ENOTFOUND)
 		return err_set(err, -ESTALE, "%s moved: the revision edited is no longer the head",
 			       r->branch);
-	return rc < 0 ? git_fail(err, rc, r->branch) : 0;
+	return rc < 0 ? repo_git_fail(err, rc, r->branch) : 0;
 }
 
 int repo_commit_snap(struct repo *r, struct repo_snap *s, const char *expect,
@@ -867,13 +857,13 @@ int repo_commit_snap(struct repo *r, struct repo_snap *s, const char *expect,
 	    (who->address && !ident_ok(who->address, 256)))
 		return err_set(err, -EINVAL, "bad author name, email or address");
 	buf_init(&msg, REPO_MSG_MAX + 1024);
-	rc = lookup_commit(r, expect, &parent, err);
+	rc = repo_lookup_commit(r, expect, &parent, err);
 	if (rc < 0)
 		goto out;
 	rc = repo_head(r, head, err);
 	if (rc < 0)
 		goto out;
-	oid_hex(git_commit_id(parent), want);
+	repo_oid_hex(git_commit_id(parent), want);
 	if (strcmp(want, head) != 0) {
 		rc = err_set(err, -ESTALE, "revision %.12s is not the head (%.12s)", want, head);
 		goto out;
@@ -896,361 +886,16 @@ int repo_commit_snap(struct repo *r, struct repo_snap *s, const char *expect,
 	rc = git_commit_create(&id, r->git, NULL, author, committer, NULL, buf_str(&msg), s->tree,
 			       1, (const git_commit **)&parent);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "commit");
+		rc = repo_git_fail(err, rc, "commit");
 		goto out;
 	}
 	rc = move_branch(r, &id, git_commit_id(parent), err);
 	if (rc == 0)
-		oid_hex(&id, out);
+		repo_oid_hex(&id, out);
 out:
 	git_signature_free(committer);
 	git_signature_free(author);
 	git_commit_free(parent);
 	buf_free(&msg);
-	return rc;
-}
-
-/* ---- history ------------------------------------------------------------ */
-
-static void iso_time(git_time_t t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, 32, "1970-01-01T00:00:00Z");
-}
-
-static const char *status_name(git_delta_t st)
-{
-	switch (st) {
-	case GIT_DELTA_ADDED:
-		return "added";
-	case GIT_DELTA_DELETED:
-		return "deleted";
-	default:
-		return "modified";
-	}
-}
-
-static int diff_opts_init(git_diff_options *o, const char *path, char **spec)
-{
-	git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
-	if (path && *path) {
-		if (!repo_path_ok(path))
-			return -EINVAL;
-		*spec = (char *)path;
-		o->pathspec.strings = spec;
-		o->pathspec.count = 1;
-		/* a path names a file or a directory, never a pattern */
-		o->flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
-	}
-	return 0;
-}
-
-/* diff_files - {"path","status"} of every delta of d. */
-static json_t *diff_files(git_diff *d)
-{
-	json_t *arr = json_array();
-	size_t n = git_diff_num_deltas(d);
-
-	for (size_t i = 0; arr && i < n; i++) {
-		const git_diff_delta *x = git_diff_get_delta(d, i);
-		const char *p = x->status == GIT_DELTA_DELETED ? x->old_file.path : x->new_file.path;
-
-		json_array_append_new(arr,
-				      json_pack("{s:s, s:s}", "path", p, "status", status_name(x->status)));
-	}
-	return arr;
-}
-
-/* commit_diff - commit c against its first parent (or nothing), limited to path. */
-static int commit_diff(git_repository *g, git_commit *c, const char *path, git_diff **ret)
-{
-	git_commit *p = NULL;
-	git_tree *old = NULL, *new = NULL;
-	git_diff_options o;
-	char *spec;
-	int rc;
-
-	rc = diff_opts_init(&o, path, &spec);
-	if (rc < 0)
-		return rc;
-	if (git_commit_parentcount(c) > 0) {
-		rc = git_commit_parent(&p, c, 0);
-		if (rc == 0)
-			rc = git_commit_tree(&old, p);
-	}
-	if (rc == 0)
-		rc = git_commit_tree(&new, c);
-	if (rc == 0)
-		rc = git_diff_tree_to_tree(ret, g, old, new, &o);
-	git_tree_free(new);
-	git_tree_free(old);
-	git_commit_free(p);
-	return rc < 0 ? -EIO : 0;
-}
-
-/* message_body - the message without our trailer paragraph (malloc'd). */
-static char *message_body(const char *msg)
-{
-	size_t n = strlen(msg);
-	const char *last = NULL, *p = msg;
-
-	while (n > 0 && strchr(" \t\r\n", msg[n - 1]))
-		n--;
-	/* the last paragraph, when it is the trailer block written here */
-	while ((p = memmem(p, n - (size_t)(p - msg), "\n\n", 2)) != NULL)
-		last = p++;
-	if (last && str_has_prefix(last + 2, "Tend-Caller: ")) {
-		n = (size_t)(last - msg);
-		while (n > 0 && strchr(" \t\r\n", msg[n - 1]))
-			n--;
-	}
-	return strndup(msg, n);
-}
-
-static json_t *commit_json(git_commit *c, json_t *files)
-{
-	const git_signature *a = git_commit_author(c);
-	git_message_trailer_array tr = { 0 };
-	const char *caller = NULL, *address = NULL;
-	char id[REPO_OID_HEX + 1], when[32];
-	json_t *parents = json_array();
-	char *body;
-	json_t *j;
-
-	oid_hex(git_commit_id(c), id);
-	iso_time(a->when.time, when);
-	if (git_message_trailers(&tr, git_commit_message(c)) == 0) {
-		for (size_t i = 0; i < tr.count; i++) {
-			if (!strcmp(tr.trailers[i].key, "Tend-Caller"))
-				caller = tr.trailers[i].value;
-			else if (!strcmp(tr.trailers[i].key, "Tend-Address"))
-				address = tr.trailers[i].value;
-		}
-	}
-	for (unsigned i = 0; i < git_commit_parentcount(c); i++) {
-		char p[REPO_OID_HEX + 1];
-
-		oid_hex(git_commit_parent_id(c, i), p);
-		json_array_append_new(parents, json_string(p));
-	}
-	body = message_body(git_commit_message(c));
-	j = json_pack("{s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:o, s:o}", "id", id, "author",
-		      a->name, "email", a->email, "time", when, "message", body, "caller", caller,
-		      "address", address, "parents", parents, "files", files);
-	free(body);
-	git_message_trailer_array_free(&tr);
-	return j;
-}
-
-/* What is at a path in one commit's tree (repo_log's path filter). */
-struct path_entry {
-	git_oid commit;
-	git_oid id;
-	git_filemode_t mode;
-	bool found;
-	bool valid;
-};
-
-/* entry_at - what is at path in c's tree, through cache (the last parent seen). */
-static void entry_at(git_commit *c, const char *path, struct path_entry *cache,
-		     struct path_entry *out)
-{
-	git_tree_entry *e = NULL;
-	git_tree *t = NULL;
-
-	if (cache->valid && git_oid_equal(&cache->commit, git_commit_id(c))) {
-		*out = *cache;
-		return;
-	}
-	memset(out, 0, sizeof(*out));
-	git_oid_cpy(&out->commit, git_commit_id(c));
-	out->valid = true;
-	if (git_commit_tree(&t, c) == 0 && git_tree_entry_bypath(&e, t, path) == 0) {
-		git_oid_cpy(&out->id, git_tree_entry_id(e));
-		out->mode = git_tree_entry_filemode(e);
-		out->found = true;
-	}
-	git_tree_entry_free(e);
-	git_tree_free(t);
-}
-
-/*
- * touches - whether c changes path (a file, or anything beneath a
- * directory) against its first parent.  Comparing two tree entries is much
- * cheaper than a diff, most commits of a long history do not match, and
- * a commit's parent is usually the next commit walked: cache holds it.
- */
-static bool touches(git_commit *c, const char *path, struct path_entry *cache)
-{
-	struct path_entry here, parent = { 0 };
-	git_commit *p = NULL;
-
-	entry_at(c, path, cache, &here);
-	if (git_commit_parentcount(c) > 0 && git_commit_parent(&p, c, 0) == 0) {
-		entry_at(p, path, cache, &parent);
-		*cache = parent;
-	}
-	git_commit_free(p);
-	if (here.found != parent.found)
-		return true;
-	return here.found && (here.mode != parent.mode || !git_oid_equal(&here.id, &parent.id));
-}
-
-/* log_one - c as JSON when it touches path; *ret NULL when it does not. */
-static int log_one(struct repo *r, git_commit *c, const char *path, struct path_entry *cache,
-		   json_t **ret)
-{
-	git_diff *d = NULL;
-	int rc;
-
-	*ret = NULL;
-	if (path && !touches(c, path, cache))
-		return 0;
-	rc = commit_diff(r->git, c, path, &d);
-	if (rc < 0)
-		return rc;
-	*ret = commit_json(c, diff_files(d));
-	git_diff_free(d);
-	return *ret ? 0 : -ENOMEM;
-}
-
-int repo_log(struct repo *r, const char *rev, const char *path, size_t skip, size_t limit,
-	     json_t **ret, struct tend_err *err)
-{
-	struct path_entry cache = { 0 };
-	git_revwalk *w = NULL;
-	git_commit *start = NULL;
-	json_t *arr = NULL;
-	git_oid id;
-	int rc;
-
-	if (path && *path && !repo_path_ok(path))
-		return err_set(err, -EINVAL, "'%.64s': not an acceptable repository path", path);
-	rc = lookup_commit(r, rev, &start, err);
-	if (rc < 0)
-		return rc;
-	arr = json_array();
-	rc = git_revwalk_new(&w, r->git);
-	if (rc == 0)
-		/* git's default order, newest first; incremental, unlike the sorted
-		 * modes, which walk the whole history before the first commit */
-		rc = git_revwalk_sorting(w, GIT_SORT_NONE);
-	if (rc == 0)
-		rc = git_revwalk_push(w, git_commit_id(start));
-	if (rc < 0) {
-		rc = git_fail(err, rc, "history");
-		goto out;
-	}
-	while (json_array_size(arr) < limit && (rc = git_revwalk_next(&id, w)) == 0) {
-		git_commit *c = NULL;
-		json_t *j = NULL;
-
-		rc = git_commit_lookup(&c, r->git, &id);
-		if (rc == 0)
-			rc = log_one(r, c, path && *path ? path : NULL, &cache, &j);
-		git_commit_free(c);
-		if (rc < 0)
-			break;
-		if (!j)
-			continue;
-		if (skip > 0) {
-			skip--;
-			json_decref(j);
-			continue;
-		}
-		json_array_append_new(arr, j);
-	}
-	if (rc == GIT_ITEROVER)
-		rc = 0;
-	if (rc < 0)
-		rc = err_set(err, rc == -ENOMEM ? rc : -EIO, "cannot read the history");
-out:
-	git_revwalk_free(w);
-	git_commit_free(start);
-	if (rc < 0) {
-		json_decref(arr);
-		return rc;
-	}
-	*ret = arr;
-	return 0;
-}
-
-int repo_commit_info(struct repo *r, const char *rev, json_t **ret, struct tend_err *err)
-{
-	git_commit *c = NULL;
-	json_t *j = NULL;
-	int rc;
-
-	if (!rev)
-		return err_set(err, -EINVAL, "no revision given");
-	rc = lookup_commit(r, rev, &c, err);
-	if (rc < 0)
-		return rc;
-	rc = log_one(r, c, NULL, NULL, &j);
-	git_commit_free(c);
-	if (rc < 0)
-		return err_set(err, rc, "cannot read commit %.64s", rev);
-	*ret = j;
-	return 0;
-}
-
-int repo_diff(struct repo *r, const char *from, const char *to, const char *path,
-	      json_t **ret_files, char **ret_patch, struct tend_err *err)
-{
-	git_commit *a = NULL, *b = NULL;
-	git_tree *ta = NULL, *tb = NULL;
-	git_diff *d = NULL;
-	git_buf patch = { 0 };
-	git_diff_options o;
-	json_t *files = NULL;
-	char *spec, *p = NULL;
-	int rc;
-
-	if (diff_opts_init(&o, path, &spec) < 0)
-		return err_set(err, -EINVAL, "'%.64s': not an acceptable repository path", path);
-	if (!from)
-		return err_set(err, -EINVAL, "no revision to diff from");
-	rc = lookup_commit(r, from, &a, err);
-	if (rc == 0)
-		rc = lookup_commit(r, to, &b, err);
-	if (rc < 0)
-		goto out;
-	rc = git_commit_tree(&ta, a);
-	if (rc == 0)
-		rc = git_commit_tree(&tb, b);
-	if (rc == 0)
-		rc = git_diff_tree_to_tree(&d, r->git, ta, tb, &o);
-	if (rc == 0)
-		rc = git_diff_to_buf(&patch, d, GIT_DIFF_FORMAT_PATCH);
-	if (rc < 0) {
-		rc = git_fail(err, rc, "diff");
-		goto out;
-	}
-	if (patch.size > REPO_PATCH_MAX) {
-		rc = err_set(err, -EFBIG, "the diff is larger than %zu bytes", REPO_PATCH_MAX);
-		goto out;
-	}
-	files = diff_files(d);
-	p = strndup(patch.ptr ? patch.ptr : "", patch.size);
-	if (!files || !p) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	*ret_files = files;
-	*ret_patch = p;
-	files = NULL;
-	p = NULL;
-out:
-	free(p);
-	json_decref(files);
-	git_buf_dispose(&patch);
-	git_diff_free(d);
-	git_tree_free(tb);
-	git_tree_free(ta);
-	git_commit_free(b);
-	git_commit_free(a);
 	return rc;
 }
