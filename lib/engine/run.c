@@ -56,6 +56,7 @@ int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, 
 	run->ctx.tmpl = json_copy(cat->vars);
 	if (facts)
 		json_object_set(run->ctx.tmpl, "facts", facts);
+	catalog_share_end(cat);
 	for (size_t i = 0; i < cat->n; i++) {
 		struct resource *res = cat->res[i];
 

@@ -64,7 +64,6 @@ static void resource_free(struct resource *r)
 	res_clear_changes(r);
 	free(r->message);
 	buf_free(&r->output);
-	free(r->id);
 	free(r);
 }
 
@@ -77,6 +76,7 @@ void catalog_free(struct catalog *c)
 	for (size_t i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);
+	catalog_share_end(c);
 	json_decref(c->vars);
 	json_decref(c->var_pos);
 	ext_types_free(c->ext_types);
@@ -100,6 +100,43 @@ static size_t hash_str(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
+}
+
+#define SHARED_SLOTS 4096
+#define SHARED_MAX_LEN 64
+
+json_t *catalog_share_value(struct catalog *c, json_t *v)
+{
+	const char *s;
+	size_t len, h = 14695981039346656037ULL, i;
+
+	if (!json_is_string(v) || (len = json_string_length(v)) > SHARED_MAX_LEN)
+		return v;
+	s = json_string_value(v);
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	i = h & (SHARED_SLOTS - 1);
+	if (!c->shared)
+		c->shared = xcalloc(SHARED_SLOTS, sizeof(*c->shared));
+	if (c->shared[i] && json_string_length(c->shared[i]) == len &&
+	    !memcmp(json_string_value(c->shared[i]), s, len)) {
+		json_decref(v);
+		return json_incref(c->shared[i]);
+	}
+	/* a collision replaces the slot: values that repeat keep winning it */
+	json_decref(c->shared[i]);
+	c->shared[i] = json_incref(v);
+	return v;
+}
+
+void catalog_share_end(struct catalog *c)
+{
+	if (!c->shared)
+		return;
+	for (size_t i = 0; i < SHARED_SLOTS; i++)
+		json_decref(c->shared[i]);
+	free(c->shared);
+	c->shared = NULL;
 }
 
 static void index_put(struct catalog *c, struct resource *r)
@@ -138,12 +175,12 @@ struct resource *catalog_new_resource(struct catalog *c, const struct res_type *
 				      const char *name, const struct srcpos *pos,
 				      const struct srcpos *name_pos)
 {
-	struct resource *r = xcalloc(1, sizeof(*r));
 	size_t tl = strlen(t->name), nl = strlen(name);
+	/* one allocation: the resource, then "TYPE:NAME" (the name is its tail) */
+	struct resource *r = xcalloc(1, sizeof(*r) + tl + nl + 2);
 
 	r->type = t;
-	/* one allocation: "TYPE:NAME", and the name is its tail */
-	r->id = xcalloc(1, tl + nl + 2);
+	r->id = r->idbuf;
 	memcpy(r->id, t->name, tl);
 	r->id[tl] = ':';
 	memcpy(r->id + tl + 1, name, nl);

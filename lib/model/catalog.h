@@ -30,6 +30,9 @@ struct catalog {
 	/* open-addressing index id -> resource */
 	struct resource **index;
 	size_t index_cap;
+	/* short string values seen while parsing, shared between resources
+	 * ("0644" once, not 10,000 times); direct-mapped, NULL when released */
+	json_t **shared;
 
 	/* Hooks for tend-server, which reads documents from a repository
 	 * snapshot (all NULL for manifests applied directly). */
@@ -75,6 +78,17 @@ struct resource *catalog_find(const struct catalog *c, const char *id);
  * value is taken as YAML scalar text (so "8080" is an integer).
  */
 int catalog_set_var(struct catalog *c, const char *key, const char *value, struct tend_err *err);
+
+/*
+ * catalog_share_value - v (taken), or an equal short string value already
+ * seen (a new reference; v is released).  Raw attribute values are never
+ * modified, so resources may share them.  Used while parsing.
+ */
+json_t *catalog_share_value(struct catalog *c, json_t *v);
+
+/* catalog_share_end - forget the shared values (parsing is over), so that
+ * dropping the raw values after decoding frees them. */
+void catalog_share_end(struct catalog *c);
 
 /* catalog_intern - a copy of s owned by the catalog (for srcpos.file). */
 const char *catalog_intern(struct catalog *c, const char *s);

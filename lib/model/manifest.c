@@ -162,7 +162,7 @@ static int add_resource(struct catalog *c, const char *file, const struct ynode 
 		j = ynode_to_json(v, t->open_schema && !schema_attr(t, k->str) && !schema_is_meta(k->str));
 		if (!j)
 			return err_at(err, -EINVAL, file, v->line, v->col, "value too deeply nested or too large");
-		catalog_set_attr_take(c, r, k->str, j, &kp, &vp);
+		catalog_set_attr_take(c, r, k->str, catalog_share_value(c, j), &kp, &vp);
 	}
 	return 0;
 }

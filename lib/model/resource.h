@@ -188,6 +188,7 @@ struct resource {
 	double elapsed_ms;
 	bool converged_checked;
 	bool staged;                    /* its write waits for the batch commit (engine) */
+	char idbuf[];                   /* id's storage: one allocation per resource */
 };
 
 /* How the engine takes staged writes (see res_write_file in resources/common.h). */

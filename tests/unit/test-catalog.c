@@ -819,8 +819,45 @@ static void relation_to_an_undeclared_resource_is_an_error(void **state)
 		"t.yaml:3:13: before 'directory:/a' of file:/a: no such resource is declared");
 }
 
+/* repeated short values are one JSON value shared by the resources that
+ * set it; a later override replaces only its own resource's value; once
+ * sharing ends the catalog holds no extra reference */
+static void repeated_values_are_shared_until_parsing_ends(void **state)
+{
+	struct catalog c;
+	const struct raw_attr *a, *b, *x;
+	(void)state;
+
+	catalog_init(&c);
+	check_adds(&c, "a.yaml",
+		   "resources:\n"
+		   "  - file: /a\n    mode: \"0644\"\n    content: one\n"
+		   "  - file: /b\n    mode: \"0644\"\n    content: two\n"
+		   "  - file: /c\n    mode: \"0600\"\n", __FILE__, __LINE__);
+	a = res_find_attr(catalog_find(&c, "file:/a"), "mode");
+	b = res_find_attr(catalog_find(&c, "file:/b"), "mode");
+	x = res_find_attr(catalog_find(&c, "file:/c"), "mode");
+	assert_ptr_equal(a->val, b->val);
+	assert_ptr_not_equal(a->val, x->val);
+	assert_string_equal(json_string_value(x->val), "0600");
+	assert_ptr_not_equal(res_find_attr(catalog_find(&c, "file:/a"), "content")->val,
+			     res_find_attr(catalog_find(&c, "file:/b"), "content")->val);
+	/* each resource, plus the sharing table */
+	assert_int_equal(a->val->refcount, 3);
+	check_adds(&c, "b.yaml", "resources:\n  - file: /b\n    mode: \"0640\"\n", __FILE__, __LINE__);
+	b = res_find_attr(catalog_find(&c, "file:/b"), "mode");
+	assert_string_equal(json_string_value(b->val), "0640");
+	assert_string_equal(json_string_value(a->val), "0644");
+	assert_int_equal(a->val->refcount, 2);
+	catalog_share_end(&c);
+	assert_int_equal(a->val->refcount, 1);
+	catalog_free(&c);
+}
+
+
 int main(void)
 {
+
 #define T(name) cmocka_unit_test_setup_teardown(name, cat_setup, cat_teardown)
 	const struct CMUnitTest tests[] = {
 		T(resources_keep_declaration_order_identity_and_positions),
@@ -835,6 +872,7 @@ int main(void)
 		cmocka_unit_test(duplicate_identity_in_one_document_names_the_first_line),
 		T(duplicate_in_a_later_document_names_the_line_in_that_document),
 		cmocka_unit_test(unknown_type_suggests_the_closest),
+		cmocka_unit_test(repeated_values_are_shared_until_parsing_ends),
 		cmocka_unit_test(unknown_type_without_a_close_name_lists_the_types),
 		cmocka_unit_test(unknown_attribute_suggests_the_closest),
 		T(unknown_attribute_without_a_close_name_lists_what_the_type_accepts),
