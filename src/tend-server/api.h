@@ -99,6 +99,17 @@ const struct api_route *api_route_match(const char *method, const char *path,
 /* api_route_allow - the methods routed for path ("GET, PUT"), for Allow on 405. */
 void api_route_allow(const char *path, char *out, size_t len);
 
+/*
+ * api_query_check - 0 when every query argument of rq is a query parameter
+ * docs/openapi.json lists for route; else 1 with a 400 naming the argument
+ * in rs (500 when the document does not describe the route).
+ */
+int api_query_check(const struct api_req *rq, const struct api_route *route, struct api_resp *rs);
+
+/* api_route_operation - route's operation object in docs/openapi.json
+ * (borrowed, lives as long as the process); -ENOENT when not described. */
+int api_route_operation(const struct api_route *route, json_t **ret);
+
 /* api_routes_check - -EINVAL (message) when an entry lacks a permission or a handler. */
 int api_routes_check(struct tend_err *err);
 /* api_routes_check_table - the same check on any table (tests inject bad ones). */

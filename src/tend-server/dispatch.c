@@ -281,6 +281,8 @@ void api_finish(struct api_req *rq, const struct api_route *route, struct api_re
 		if (api_body_json(rq, rs, NULL, &obj) == 0)
 			rq->json = obj;
 	}
+	if (rs->status == 0)
+		api_query_check(rq, route, rs);
 	if (rs->status == 0) {
 		r = route->fn(rq, rs);
 		if (rs->status == 0) {

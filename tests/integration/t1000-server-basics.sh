@@ -147,6 +147,15 @@ while read -r method path public; do
 	expect_http 400
 done <routes.txt
 
+step "unknown query arguments are refused, naming the argument"
+api GET "/v1/nodes?bogus=1" "" "$RO_TOKEN"
+expect_http 400
+check "the error names the argument" grep -q "bogus" "$OUT"
+api GET "/v1/history?limt=5" "" "$RO_TOKEN"
+expect_http 400
+api GET "/v1/history?limit=5" "" "$RO_TOKEN"
+expect_http 200
+
 step "unknown JSON fields are refused, naming the field"
 api PUT /v1/files/tags/new.yaml "{\"content\":\"vars: {}\\n\",\"revision\":\"$before\",\"colour\":\"red\"}"
 expect_http 400

@@ -558,6 +558,43 @@ static void health_and_openapi_answer_without_state(void **state)
 	api_resp_clear(&rs);
 }
 
+/* every route is described in docs/openapi.json, and a route accepts the
+ * query arguments the description lists for it and refuses any other */
+static void query_arguments_follow_the_api_description(void **state)
+{
+	const struct api_route *r;
+	struct api_arg good[] = { { "limit", "5" }, { "path", "tags/base.yaml" } };
+	struct api_arg bad[] = { { "limit", "5" }, { "limt", "5" } };
+	struct api_req rq = { 0 };
+	struct api_resp rs = { 0 };
+	json_t *op;
+	(void)state;
+
+	for (r = api_routes; r->method; r++)
+		if (api_route_operation(r, &op) != 0)
+			fail_msg("%s %s is not described in docs/openapi.json", r->method, r->pattern);
+	for (r = api_routes; r->method && strcmp(r->pattern, "/v1/history"); r++)
+		;
+	assert_non_null(r->method);
+	rq.query = good;
+	rq.nquery = 2;
+	assert_int_equal(api_query_check(&rq, r, &rs), 0);
+	assert_int_equal(rs.status, 0);
+	rq.query = bad;
+	assert_int_equal(api_query_check(&rq, r, &rs), 1);
+	assert_int_equal(rs.status, 400);
+	assert_non_null(strstr(json_string_value(json_object_get(rs.json, "error")), "'limt'"));
+	api_resp_clear(&rs);
+	/* a route with no query parameters takes none */
+	for (r = api_routes; r->method && strcmp(r->pattern, "/v1/nodes"); r++)
+		;
+	rq.query = good;
+	rq.nquery = 1;
+	assert_int_equal(api_query_check(&rq, r, &rs), 1);
+	assert_int_equal(rs.status, 400);
+	api_resp_clear(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +605,7 @@ int main(void)
 		cmocka_unit_test(unknown_path_is_404_known_path_wrong_method_is_405),
 		cmocka_unit_test(body_json_refuses_unknown_fields_and_bad_json),
 		cmocka_unit_test(query_int_bounds),
+		cmocka_unit_test(query_arguments_follow_the_api_description),
 		cmocka_unit_test(errors_map_errno_and_stay_valid_utf8),
 		cmocka_unit_test_setup_teardown(tokens_decide_who_may_do_what, setup_db,
 						teardown_db),
