@@ -4,6 +4,7 @@
 #include "engine/graph.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +19,30 @@ static bool has_ptr(struct resource **v, size_t n, const struct resource *p)
 	return false;
 }
 
-static void add_dep(struct resource *r, struct resource *dep)
+/*
+ * The dependencies, while relations are resolved: a list of edges "r runs
+ * after dep" by declaration index.  Once complete, they go into one array
+ * for the whole catalog (pool_deps), not one small allocation for each of
+ * 10,000 files that follow their directory.
+ */
+struct edges {
+	struct edge {
+		uint32_t r, dep;
+	} *v;
+	size_t n, cap;
+};
+
+static void add_dep(struct edges *e, struct resource *r, struct resource *dep)
 {
-	if (r == dep || has_ptr(r->deps, r->ndeps, dep))
+	if (r == dep)
 		return;
-	r->deps = xrealloc(r->deps, (r->ndeps + 1) * sizeof(*r->deps));
-	r->deps[r->ndeps++] = dep;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 256;
+		e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+	}
+	e->v[e->n].r = (uint32_t)r->order;
+	e->v[e->n].dep = (uint32_t)dep->order;
+	e->n++;
 }
 
 static void add_notify(struct resource *r, struct resource *target)
@@ -50,6 +69,7 @@ static int lookup(struct catalog *c, struct resource *r, const char *key, const 
 struct auto_ctx {
 	struct catalog *c;
 	struct resource *r;
+	struct edges *e;
 };
 
 static void auto_add(void *arg, const char *id)
@@ -58,10 +78,10 @@ static void auto_add(void *arg, const char *id)
 	struct resource *t = catalog_find(a->c, id);
 
 	if (t && t != a->r)
-		add_dep(a->r, t);
+		add_dep(a->e, a->r, t);
 }
 
-static int relations(struct catalog *c, struct resource *r, struct tend_err *err)
+static int relations(struct catalog *c, struct resource *r, struct edges *e, struct tend_err *err)
 {
 	struct resource *t = NULL;
 	struct res_rel *rel = r->rel;
@@ -72,30 +92,30 @@ static int relations(struct catalog *c, struct resource *r, struct tend_err *err
 	for (size_t i = 0; i < rel->requires.n; i++) {
 		if ((ret = lookup(c, r, "requires", rel->requires.v[i], &t, err)) < 0)
 			return ret;
-		add_dep(r, t);
+		add_dep(e, r, t);
 	}
 	for (size_t i = 0; i < rel->before.n; i++) {
 		if ((ret = lookup(c, r, "before", rel->before.v[i], &t, err)) < 0)
 			return ret;
-		add_dep(t, r);
+		add_dep(e, t, r);
 	}
 	for (size_t i = 0; i < rel->notify.n; i++) {
 		if ((ret = lookup(c, r, "notify", rel->notify.v[i], &t, err)) < 0)
 			return ret;
-		add_dep(t, r);
+		add_dep(e, t, r);
 		add_notify(r, t);
 	}
 	for (size_t i = 0; i < rel->subscribe.n; i++) {
 		if ((ret = lookup(c, r, "subscribe", rel->subscribe.v[i], &t, err)) < 0)
 			return ret;
-		add_dep(r, t);
+		add_dep(e, r, t);
 		add_notify(t, r);
 	}
 	return 0;
 }
 
 /* cycle_error - find and name one cycle among the resources left unsorted. */
-static int cycle_error(struct catalog *c, const int *indeg, struct tend_err *err)
+static int cycle_error(struct catalog *c, const uint32_t *indeg, struct tend_err *err)
 {
 	struct resource *start = NULL, *cur;
 	struct resource **path;
@@ -134,27 +154,27 @@ found:
 	return ret;
 }
 
-/* A binary min-heap of resources by declaration index: among the
- * resources whose dependencies are done, the one declared first runs. */
+/* A binary min-heap of declaration indexes: among the resources whose
+ * dependencies are done, the one declared first runs. */
 struct heap {
-	struct resource **v;
+	uint32_t *v;
 	size_t n;
 };
 
-static void heap_push(struct heap *h, struct resource *r)
+static void heap_push(struct heap *h, uint32_t x)
 {
 	size_t i = h->n++;
 
-	while (i > 0 && h->v[(i - 1) / 2]->order > r->order) {
+	while (i > 0 && h->v[(i - 1) / 2] > x) {
 		h->v[i] = h->v[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	h->v[i] = r;
+	h->v[i] = x;
 }
 
-static struct resource *heap_pop(struct heap *h)
+static uint32_t heap_pop(struct heap *h)
 {
-	struct resource *top = h->v[0], *last = h->v[--h->n];
+	uint32_t top = h->v[0], last = h->v[--h->n];
 	size_t i = 0;
 
 	for (;;) {
@@ -162,9 +182,9 @@ static struct resource *heap_pop(struct heap *h)
 
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && h->v[c + 1]->order < h->v[c]->order)
+		if (c + 1 < h->n && h->v[c + 1] < h->v[c])
 			c++;
-		if (h->v[c]->order >= last->order)
+		if (h->v[c] >= last)
 			break;
 		h->v[i] = h->v[c];
 		i = c;
@@ -174,61 +194,121 @@ static struct resource *heap_pop(struct heap *h)
 	return top;
 }
 
-int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err *err)
+/* reset - forget the relations of an earlier graph_build. */
+static void reset(struct catalog *c)
 {
-	struct resource **order;
-	struct heap ready;
-	int *indeg;
-	size_t no = 0;
-	int ret = 0;
-
-	for (size_t i = 0; i < c->n; i++)
-		c->res[i]->order = (int)i;
 	for (size_t i = 0; i < c->n; i++) {
 		struct resource *r = c->res[i];
-		struct auto_ctx a = { c, r };
 
-		if ((ret = relations(c, r, err)) < 0)
-			return ret;
-		if (r->type->autorequire)
-			r->type->autorequire(r, auto_add, &a);
+		if (!r->deps_pooled)
+			free(r->deps);
+		free(r->notifies);
+		r->deps = NULL;
+		r->notifies = NULL;
+		r->ndeps = r->nnotifies = 0;
+		r->deps_pooled = false;
+		r->order = (int)i;
 	}
-	/* Kahn's algorithm with a heap: dependencies first, otherwise
-	 * declaration order. */
-	indeg = xcalloc(c->n, sizeof(*indeg));
+}
+
+/*
+ * pool_deps - the edges into each resource's deps, in the order they were
+ * found, without repeats, all in one array: the first resource with
+ * dependencies holds it (its deps is the array's start), the others point
+ * into it (deps_pooled).  cnt: c->n + 1 zeroed counters, left dirty.
+ */
+static void pool_deps(struct catalog *c, const struct edges *e, uint32_t *cnt)
+{
+	struct resource **pool;
+
+	if (!e->n)
+		return;
+	for (size_t k = 0; k < e->n; k++)
+		cnt[e->v[k].r + 1]++;
 	for (size_t i = 0; i < c->n; i++)
-		indeg[i] = (int)c->res[i]->ndeps;
-	/* reverse adjacency: who depends on me */
-	size_t *cnt = xcalloc(c->n + 1, sizeof(*cnt));
+		cnt[i + 1] += cnt[i];
+	pool = xcalloc(e->n, sizeof(*pool));
+	/* cnt[r] moves from the start of r's range to its end (the next one's start) */
+	for (size_t k = 0; k < e->n; k++)
+		pool[cnt[e->v[k].r]++] = c->res[e->v[k].dep];
+	for (size_t i = 0; i < c->n; i++) {
+		struct resource *r = c->res[i];
+		uint32_t from = i ? cnt[i - 1] : 0, m = 0;
+
+		for (uint32_t k = from; k < cnt[i]; k++)
+			if (!has_ptr(pool + from, m, pool[k]))
+				pool[from + m++] = pool[k];
+		r->ndeps = m;
+		r->deps = m ? pool + from : NULL;
+		r->deps_pooled = m && from;
+	}
+}
+
+/*
+ * sort - Kahn's algorithm with a heap: dependencies first, otherwise
+ * declaration order.  rev (at least as many entries as dependencies) and
+ * cnt (c->n + 1) are scratch space.  Returns how many were ordered.
+ */
+static size_t sort(struct catalog *c, struct resource **order, uint32_t *indeg, uint32_t *rev,
+		   uint32_t *cnt)
+{
+	struct heap ready;
+	size_t no = 0;
+
+	/* reverse adjacency: who depends on me (cnt[d] ends as the end of d's range) */
+	memset(cnt, 0, (c->n + 1) * sizeof(*cnt));
 	for (size_t i = 0; i < c->n; i++)
 		for (size_t j = 0; j < c->res[i]->ndeps; j++)
 			cnt[c->res[i]->deps[j]->order + 1]++;
 	for (size_t i = 0; i < c->n; i++)
 		cnt[i + 1] += cnt[i];
-	struct resource **rev = xcalloc(cnt[c->n] + 1, sizeof(*rev));
-	size_t *fill = xcalloc(c->n, sizeof(*fill));
 	for (size_t i = 0; i < c->n; i++)
-		for (size_t j = 0; j < c->res[i]->ndeps; j++) {
-			size_t d = (size_t)c->res[i]->deps[j]->order;
-
-			rev[cnt[d] + fill[d]++] = c->res[i];
-		}
-	order = xcalloc(c->n + 1, sizeof(*order));
+		for (size_t j = 0; j < c->res[i]->ndeps; j++)
+			rev[cnt[c->res[i]->deps[j]->order]++] = (uint32_t)i;
 	ready.v = xcalloc(c->n + 1, sizeof(*ready.v));
 	ready.n = 0;
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
+		indeg[i] = c->res[i]->ndeps;
 		if (indeg[i] == 0)
-			heap_push(&ready, c->res[i]);
+			heap_push(&ready, (uint32_t)i);
+	}
 	while (ready.n) {
-		struct resource *r = heap_pop(&ready);
-		size_t d = (size_t)r->order;
+		uint32_t d = heap_pop(&ready);
 
-		order[no++] = r;
-		for (size_t k = cnt[d]; k < cnt[d + 1]; k++)
-			if (--indeg[rev[k]->order] == 0)
+		order[no++] = c->res[d];
+		for (uint32_t k = d ? cnt[d - 1] : 0; k < cnt[d]; k++)
+			if (--indeg[rev[k]] == 0)
 				heap_push(&ready, rev[k]);
 	}
-	if (no < c->n) {
+	free(ready.v);
+	return no;
+}
+
+int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err *err)
+{
+	struct edges e = { NULL, 0, 0 };
+	struct resource **order;
+	uint32_t *indeg, *cnt;
+	int ret = 0;
+
+	reset(c);
+	for (size_t i = 0; i < c->n; i++) {
+		struct resource *r = c->res[i];
+		struct auto_ctx a = { c, r, &e };
+
+		if ((ret = relations(c, r, &e, err)) < 0) {
+			free(e.v);
+			return ret;
+		}
+		if (r->type->autorequire)
+			r->type->autorequire(r, auto_add, &a);
+	}
+	cnt = xcalloc(c->n + 1, sizeof(*cnt));
+	pool_deps(c, &e, cnt);
+	/* the edges' storage (8 bytes each) holds the reverse adjacency now */
+	indeg = xcalloc(c->n + 1, sizeof(*indeg));
+	order = xcalloc(c->n + 1, sizeof(*order));
+	if (sort(c, order, indeg, (uint32_t *)e.v, cnt) < c->n) {
 		ret = cycle_error(c, indeg, err);
 		free(order);
 	} else {
@@ -236,8 +316,6 @@ int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err
 	}
 	free(indeg);
 	free(cnt);
-	free(rev);
-	free(fill);
-	free(ready.v);
+	free(e.v);
 	return ret;
 }

@@ -76,6 +76,15 @@ static void print_diffs(FILE *f, const struct resource *r, const struct report_o
 	}
 }
 
+/* print_output - the command output r captured, if any. */
+static void print_output(FILE *f, const struct resource *r)
+{
+	const struct buf *b = r->output;
+
+	if (b && b->len)
+		fprintf(f, "    output: %.*s%s", (int)b->len, b->data, b->data[b->len - 1] == '\n' ? "" : "\n");
+}
+
 void report_resource_text(FILE *f, const struct run *run, const struct resource *r,
 			  const struct report_opts *o)
 {
@@ -100,16 +109,14 @@ void report_resource_text(FILE *f, const struct run *run, const struct resource 
 		fputc('\n', f);
 		if (o->verbose)
 			print_diffs(f, r, o);
-		if (o->verbose && r->output.len)
-			fprintf(f, "    output: %.*s%s", (int)r->output.len, r->output.data,
-				r->output.data[r->output.len - 1] == '\n' ? "" : "\n");
+		if (o->verbose)
+			print_output(f, r);
 		break;
 	case RES_FAILED:
 		fprintf(f, "%sfailed%s %s: %s\n", col(o, C_RED), col(o, C_OFF), r->id,
 			r->message ? r->message : "failed");
-		if (r->output.len && !o->quiet)
-			fprintf(f, "    output: %.*s%s", (int)r->output.len, r->output.data,
-				r->output.data[r->output.len - 1] == '\n' ? "" : "\n");
+		if (!o->quiet)
+			print_output(f, r);
 		break;
 	case RES_SKIPPED:
 		if (o->quiet)
@@ -181,8 +188,8 @@ static json_t *resource_json(const struct resource *r)
 	json_object_set_new(j, "changes", ch);
 	if (r->message)
 		json_object_set_new(j, "message", json_string(r->message));
-	if (r->output.len) {
-		json_t *o = json_stringn(r->output.data, r->output.len);
+	if (r->output && r->output->len) {
+		json_t *o = json_stringn(r->output->data, r->output->len);
 
 		json_object_set_new(j, "output", o && json_string_value(o) ? o : json_string("(binary output)"));
 	}

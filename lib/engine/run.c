@@ -253,9 +253,13 @@ static int stage_add(void *arg, struct resource *r, const char *path, int dirfd)
 
 	if (ret < 0)
 		return ret;
-	run->staged = xrealloc(run->staged, (run->nstaged + 1) * sizeof(*run->staged));
+	if (run->nstaged == run->staged_cap) {
+		run->staged_cap = run->staged_cap ? 2 * run->staged_cap : 64;
+		run->staged = xrealloc(run->staged, run->staged_cap * sizeof(*run->staged));
+	}
 	run->staged[run->nstaged].r = r;
-	run->staged[run->nstaged].path = xstrdup(path);
+	/* the path is most often the resource's name: no copy then */
+	run->staged[run->nstaged].path = strcmp(path, r->name) ? xstrdup(path) : NULL;
 	run->nstaged++;
 	r->staged = true;
 	return 0;
@@ -302,14 +306,14 @@ static void commit(struct run *run, bool final)
 	sync_devs(run);
 	for (size_t i = 0; i < run->nstaged; i++) {
 		struct run_staged *st = &run->staged[i];
-		const char *base;
+		const char *path = st->path ? st->path : st->r->name, *base;
 		int dirfd, ret;
 
-		ret = fsroot_parent(&run->root, st->path, &dirfd, &base);
+		ret = fsroot_parent(&run->root, path, &dirfd, &base);
 		if (ret == 0)
 			ret = atomic_commit_at(dirfd, base);
 		if (ret < 0) {
-			res_fail(st->r, "cannot write %s: %s", st->path, strerror(-ret));
+			res_fail(st->r, "cannot write %s: %s", path, strerror(-ret));
 			st->r->status = RES_FAILED;
 		}
 	}

@@ -34,9 +34,9 @@ struct run {
 	/* staged writes waiting for the batch commit */
 	struct run_staged {
 		struct resource *r;
-		char *path;
+		char *path;          /* NULL: r->name */
 	} *staged;
-	size_t nstaged;
+	size_t nstaged, staged_cap;
 	/* filesystems with staged files or changed directories, and a
 	 * directory open on each (for syncfs) */
 	dev_t devs[16];

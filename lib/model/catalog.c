@@ -5,6 +5,7 @@
 #include "model/catalog.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,12 +60,25 @@ static void resource_free(struct resource *r)
 		strlist_free(&r->rel->subscribe);
 		free(r->rel);
 	}
-	free(r->deps);
+	if (!r->deps_pooled)
+		free(r->deps);
 	free(r->notifies);
 	res_clear_changes(r);
 	free(r->message);
-	buf_free(&r->output);
+	if (r->output) {
+		buf_free(r->output);
+		free(r->output);
+	}
 	free(r);
+}
+
+struct buf *res_output(struct resource *r, size_t max)
+{
+	if (!r->output) {
+		r->output = xcalloc(1, sizeof(*r->output));
+		buf_init(r->output, max);
+	}
+	return r->output;
 }
 
 void catalog_free(struct catalog *c)
@@ -148,9 +162,11 @@ static void index_put(struct catalog *c, struct resource *r)
 	c->index[i] = r;
 }
 
+/* index_grow - keep the index at most 3/4 full (FNV-1a spreads ids well
+ * enough for linear probing at that load). */
 static void index_grow(struct catalog *c)
 {
-	if (c->index_cap && (c->n + 1) * 2 < c->index_cap)
+	if (c->index_cap && (c->n + 1) * 4 <= c->index_cap * 3)
 		return;
 	free(c->index);
 	c->index_cap = c->index_cap ? c->index_cap * 2 : 256;
@@ -177,7 +193,7 @@ struct resource *catalog_new_resource(struct catalog *c, const struct res_type *
 {
 	size_t tl = strlen(t->name), nl = strlen(name);
 	/* one allocation: the resource, then "TYPE:NAME" (the name is its tail) */
-	struct resource *r = xcalloc(1, sizeof(*r) + tl + nl + 2);
+	struct resource *r = xcalloc(1, offsetof(struct resource, idbuf) + tl + nl + 2);
 
 	r->type = t;
 	r->id = r->idbuf;
@@ -186,8 +202,9 @@ struct resource *catalog_new_resource(struct catalog *c, const struct res_type *
 	memcpy(r->id + tl + 1, name, nl);
 	r->name = r->id + tl + 1;
 	r->pos = *pos;
-	r->name_pos = *name_pos;
-	buf_init(&r->output, 0);
+	/* the name is in the declaration's document: its file is pos's */
+	r->name_pos.line = name_pos->line;
+	r->name_pos.col = name_pos->col;
 	index_grow(c);
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
@@ -289,7 +306,7 @@ int catalog_merge(struct catalog *c, const struct catalog *src, struct tend_err 
 			return err_set(err, -EINVAL, "%s: custom type path too long", s->id);
 		if (!r) {
 			struct srcpos p = merge_pos(c, &s->pos, &ls, &ld);
-			struct srcpos np = merge_pos(c, &s->name_pos, &ls, &ld);
+			struct srcpos np = res_name_pos(s);
 
 			r = catalog_new_resource(c, t, s->name, &p, &np);
 		}

@@ -70,6 +70,22 @@ int catalog_add_buf(struct catalog *c, const char *name, const char *data, size_
  */
 int catalog_merge(struct catalog *c, const struct catalog *src, struct tend_err *err);
 
+/*
+ * catalog_add_json - merge a catalog compiled by tend-server (JSON, the
+ * format of src/tend-server/compile.h: "vars", "resources" [{"type",
+ * "name","attrs","origin"}], "files") as one more document.  Positions
+ * come from each resource's "origin" ("FILE:LINE").  The "source" and
+ * "template" of file resources are repository paths whose contents the
+ * caller has written under files_dir: they become files_dir/PATH (URLs
+ * are kept; a path the catalog's "files" does not carry is an error).
+ * Types that are not built in are custom types, looked up in
+ * files_dir/types/ and then as for manifests (registry.h), unless the
+ * type_lookup hook is set.  Unknown attributes are refused as in
+ * manifests.  -EINVAL with a message on malformed input.
+ */
+int catalog_add_json(struct catalog *c, const json_t *catalog, const char *files_dir,
+		     struct tend_err *err);
+
 /* catalog_find - the resource with identity id ("TYPE:NAME"), or NULL. */
 struct resource *catalog_find(const struct catalog *c, const char *id);
 

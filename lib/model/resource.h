@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -151,45 +152,66 @@ struct res_type {
 	bool keeps_dirs;
 };
 
+/*
+ * A resource lives as long as its catalog, so an apply of 10,000 files
+ * holds 10,000 of these: the fields are ordered (pointers, then 32-bit
+ * counts, then bytes) to leave no padding, and whatever only some types
+ * use (captured output, relations) is a pointer made on first use.
+ */
 struct resource {
 	const struct res_type *type;
 	char *name;                     /* points into id */
 	char *id;                       /* "TYPE:NAME" */
 	struct srcpos pos;              /* first declaration */
-	struct srcpos name_pos;
-	unsigned seen_doc;              /* last document (catalog counter) that declared it */
-	int seen_line;                  /* ... and the line there */
 	struct raw_attr *attrs;         /* merged, in first-seen order */
-	size_t nattrs;
-
 	void *desired;                  /* type->desired_size bytes, decoded */
 	void *state;                    /* type->state_size bytes, probe result */
-
 	/* meta attributes, common to all types; rel is NULL when none is set */
 	struct res_rel {
 		struct strlist requires, before, notify, subscribe;
 	} *rel;
-	bool sensitive;
 
 	/* graph (engine) */
-	struct resource **deps;         /* runs after these */
-	size_t ndeps;
+	struct resource **deps;         /* runs after these (in a catalog-wide pool, see deps_pooled) */
 	struct resource **notifies;     /* refreshes these when changed */
-	size_t nnotifies;
-	bool notified;                  /* a resource that notifies this changed */
-	int order;
 
 	/* outcome */
-	enum res_status status;
 	struct change *changes;
-	size_t nchanges;
 	char *message;
-	struct buf output;              /* captured command output */
+	struct buf *output;             /* captured command output; NULL: none (res_output) */
 	double elapsed_ms;
+
+	/* the name's line and column; its file is pos.file (one declaration) */
+	struct srcline {
+		int line, col;
+	} name_pos;
+	uint32_t nattrs;
+	uint32_t ndeps;
+	uint32_t nnotifies;
+	uint32_t nchanges;
+	unsigned seen_doc;              /* last document (catalog counter) that declared it */
+	int seen_line;                  /* ... and the line there */
+	int order;                      /* graph (engine) */
+	uint8_t status;                 /* enum res_status */
+	bool sensitive;
+	bool notified;                  /* a resource that notifies this changed */
 	bool converged_checked;
 	bool staged;                    /* its write waits for the batch commit (engine) */
+	bool deps_pooled;               /* deps points into another resource's deps (graph.c) */
 	char idbuf[];                   /* id's storage: one allocation per resource */
 };
+
+/* res_name_pos - where r's name was written. */
+static inline struct srcpos res_name_pos(const struct resource *r)
+{
+	struct srcpos p = { r->pos.file, r->name_pos.line, r->name_pos.col };
+
+	return p;
+}
+
+/* res_output - r's captured output, made empty (limit max; 0: the
+ * default) on first use; freed with the resource. */
+struct buf *res_output(struct resource *r, size_t max);
 
 /* How the engine takes staged writes (see res_write_file in resources/common.h). */
 struct res_stager {

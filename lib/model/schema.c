@@ -393,7 +393,7 @@ int schema_decode(struct resource *r, struct res_ctx *ctx, struct tend_err *err)
 	if (!r->desired)
 		r->desired = xcalloc(1, t->desired_size ? t->desired_size : 1);
 	if (t->name_is_path && !fsroot_path_ok(r->name))
-		return err_at(err, -EINVAL, r->name_pos.file, r->name_pos.line, r->name_pos.col,
+		return err_at(err, -EINVAL, r->pos.file, r->name_pos.line, r->name_pos.col,
 			      "%s needs an absolute path without '.', '..' or '//', found '%s'",
 			      t->name, r->name);
 	for (const struct res_attr *sa = t->attrs; sa->name; sa++) {

@@ -112,9 +112,10 @@ int acct_run(struct resource *r, struct res_ctx *ctx, const char *tool, const ch
 		goto out;
 	}
 	if (res.output.len) {
-		size_t room = ctx->output_max > r->output.len ? ctx->output_max - r->output.len : 0;
+		struct buf *o = res_output(r, 0);
+		size_t room = ctx->output_max > o->len ? ctx->output_max - o->len : 0;
 
-		buf_add(&r->output, res.output.data, res.output.len < room ? res.output.len : room);
+		buf_add(o, res.output.data, res.output.len < room ? res.output.len : room);
 	}
 	if (res.timed_out)
 		ret = res_fail(r, "%s timed out after %g s", tool, spec.timeout);

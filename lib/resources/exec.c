@@ -101,7 +101,7 @@ static void exec_free_desired(struct resource *r);
 /* err_name - an error positioned at the resource's name (the command when `command` is absent). */
 static int err_name(const struct resource *r, struct tend_err *err, const char *msg)
 {
-	return err_at(err, -EINVAL, r->name_pos.file, r->name_pos.line, r->name_pos.col, "%s", msg);
+	return err_at(err, -EINVAL, r->pos.file, r->name_pos.line, r->name_pos.col, "%s", msg);
 }
 
 /*
@@ -372,19 +372,19 @@ static int exec_diff(struct resource *r, struct res_ctx *ctx)
 static void keep_output(struct resource *r, struct res_ctx *ctx, const struct proc_result *res)
 {
 	size_t max = ctx->output_max ? ctx->output_max : (size_t)64 << 10;
+	struct buf *o = res_output(r, 0);
 
-	buf_free(&r->output);
-	buf_init(&r->output, max + 128);
+	buf_free(o);
+	buf_init(o, max + 128);
 	if (r->sensitive) {
 		if (res->output.len)
-			buf_puts(&r->output, "(output hidden: sensitive)\n");
+			buf_puts(o, "(output hidden: sensitive)\n");
 		return;
 	}
-	buf_add(&r->output, res->output.data ? res->output.data : "",
-		res->output.len < max ? res->output.len : max);
+	buf_add(o, res->output.data ? res->output.data : "", res->output.len < max ? res->output.len : max);
 	if (res->truncated || res->output.len > max)
-		buf_printf(&r->output, "%s[output truncated at %zu bytes]\n",
-			   r->output.len && r->output.data[r->output.len - 1] != '\n' ? "\n" : "", max);
+		buf_printf(o, "%s[output truncated at %zu bytes]\n",
+			   o->len && o->data[o->len - 1] != '\n' ? "\n" : "", max);
 }
 
 static int exec_apply(struct resource *r, struct res_ctx *ctx)

@@ -482,20 +482,21 @@ static void keep_output(struct resource *r, const json_t *answer, const struct b
 {
 	const char *m = json_string_value(json_object_get(answer, "message"));
 	const json_t *changed = json_object_get(answer, "changed");
+	struct buf *o = res_output(r, 0);
 
-	buf_free(&r->output);
-	buf_init(&r->output, EXT_DIAG_MAX + 1024);
+	buf_free(o);
+	buf_init(o, EXT_DIAG_MAX + 1024);
 	if (r->sensitive) {
 		if (diag->len || (m && *m))
-			buf_puts(&r->output, "(output hidden: sensitive)\n");
+			buf_puts(o, "(output hidden: sensitive)\n");
 		return;
 	}
 	if (m && *m)
-		buf_printf(&r->output, "%.1000s\n", m);
+		buf_printf(o, "%.1000s\n", m);
 	if (json_is_false(changed))
-		buf_puts(&r->output, "(the type reported that nothing changed)\n");
+		buf_puts(o, "(the type reported that nothing changed)\n");
 	if (diag->len)
-		buf_add(&r->output, diag->data, diag->len);
+		buf_add(o, diag->data, diag->len);
 }
 
 /* run_apply - operation apply with the planned changes (none for a refresh). */

@@ -88,7 +88,7 @@ static int line_check(struct resource *r, struct res_ctx *ctx, struct tend_err *
 	(void)ctx;
 	line_free_desired(r);
 	if (strchr(r->name, '\n'))
-		return err_at(err, -EINVAL, r->name_pos.file, r->name_pos.line, r->name_pos.col,
+		return err_at(err, -EINVAL, r->pos.file, r->name_pos.line, r->name_pos.col,
 			      "%s: the line must not contain a newline", r->id);
 	if (!d->match)
 		return 0;

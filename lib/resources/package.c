@@ -141,7 +141,7 @@ static int package_check(struct resource *r, struct res_ctx *ctx, struct tend_er
 
 	(void)ctx;
 	if (!name_ok(r->name))
-		return err_at(err, -EINVAL, r->name_pos.file, r->name_pos.line, r->name_pos.col,
+		return err_at(err, -EINVAL, r->pos.file, r->name_pos.line, r->name_pos.col,
 			      "'%s' is not a package name (letters, digits and + - . _ : ~)", r->name);
 	if (!strcmp(d->ensure, "present"))
 		d->kind = PK_PRESENT;
@@ -502,19 +502,18 @@ static int package_diff(struct resource *r, struct res_ctx *ctx)
 static void add_output(struct resource *r, const struct res_ctx *ctx, const struct proc_result *res)
 {
 	size_t max = ctx->output_max ? ctx->output_max : (size_t)64 << 10, room, take;
+	struct buf *o = res_output(r, max + 128);
 
-	if (!r->output.max)
-		buf_init(&r->output, max + 128);
 	if (r->sensitive) {
-		if (!r->output.len && res->output.len)
-			buf_puts(&r->output, "(output hidden: sensitive)\n");
+		if (!o->len && res->output.len)
+			buf_puts(o, "(output hidden: sensitive)\n");
 		return;
 	}
-	room = max > r->output.len ? max - r->output.len : 0;
+	room = max > o->len ? max - o->len : 0;
 	take = res->output.len < room ? res->output.len : room;
-	buf_add(&r->output, res->output.data ? res->output.data : "", take);
+	buf_add(o, res->output.data ? res->output.data : "", take);
 	if (take < res->output.len || res->truncated)
-		buf_printf(&r->output, "\n[output truncated at %zu bytes]\n", max);
+		buf_printf(o, "\n[output truncated at %zu bytes]\n", max);
 }
 
 /* refresh - refresh p's lists once, then decide every member again. */

@@ -95,7 +95,7 @@ static int service_check(struct resource *r, struct res_ctx *ctx, struct tend_er
 	D(r)->refreshed = false; /* decoded again for each run: a new run, a new notification */
 	if (!svc_sysv_name_ok(r->name) ||
 	    (D(r)->provider == PROV_SYSTEMD && svc_unit_name(r->name, unit) < 0))
-		return err_at(err, -EINVAL, r->name_pos.file, r->name_pos.line, r->name_pos.col,
+		return err_at(err, -EINVAL, r->pos.file, r->name_pos.line, r->name_pos.col,
 			      "'%s' is not a valid service name", r->name);
 	return 0;
 }
@@ -354,9 +354,10 @@ static int service_diff(struct resource *r, struct res_ctx *ctx)
 /* keep_output - a command's output, appended to what the resource shows (up to its limit). */
 static void keep_output(struct resource *r, const struct buf *out)
 {
-	size_t room = r->output.max > r->output.len ? r->output.max - r->output.len : 0;
+	struct buf *o = res_output(r, 0);
+	size_t room = o->max > o->len ? o->max - o->len : 0;
 
-	buf_add(&r->output, out->data ? out->data : "", out->len < room ? out->len : room);
+	buf_add(o, out->data ? out->data : "", out->len < room ? out->len : room);
 }
 
 /* act - start, stop, restart or reload through the init. */
@@ -431,8 +432,8 @@ static int service_apply(struct resource *r, struct res_ctx *ctx)
 	struct svc_state *s = S(r);
 	int ret = 0;
 
-	buf_free(&r->output);
-	buf_init(&r->output, ctx->output_max ? ctx->output_max : (size_t)64 << 10);
+	buf_free(res_output(r, 0));
+	buf_init(r->output, ctx->output_max ? ctx->output_max : (size_t)64 << 10);
 	if (res_has_change(r, "enabled") && (ret = set_enabled(r, ctx, d->enabled == 1)) < 0)
 		return ret;
 	for (size_t i = 0; i < r->nchanges && ret == 0; i++) {

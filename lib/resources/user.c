@@ -157,7 +157,7 @@ static int user_check(struct resource *r, struct res_ctx *ctx, struct tend_err *
 	user_free_desired(r);
 	if (!acct_name_ok(r->name))
 		return err_at(
-			err, -EINVAL, r->name_pos.file, r->name_pos.line, r->name_pos.col,
+			err, -EINVAL, r->pos.file, r->name_pos.line, r->name_pos.col,
 			"'%s' is not a valid user name (1-32 characters, no ':', ',', '/' or blanks, "
 			"not starting with '-', not a number)",
 			r->name);

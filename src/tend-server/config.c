@@ -13,6 +13,8 @@
  *     tls_key: /etc/tend/server.key
  *     body_max: 16M                      # bytes, or with K, M, G
  *     default_tags: [base]               # nodes without a document
+ *     nats_listen: 127.0.0.1:4222        # the nats-server tend-server runs
+ *     nats_urls: [tls://nats1:4222]      # or: use these brokers, run none
  */
 #include <ctype.h>
 #include <errno.h>
@@ -29,7 +31,7 @@
 
 static const char *const config_keys[] = {
 	"state", "listen", "repository", "database", "tls_cert", "tls_key", "body_max",
-	"default_tags", NULL,
+	"default_tags", "nats_urls", "nats_listen", NULL,
 };
 
 void srv_config_defaults(struct srv_config *c)
@@ -38,6 +40,7 @@ void srv_config_defaults(struct srv_config *c)
 	c->state_dir = xstrdup("/var/lib/tend");
 	c->listen = xstrdup("127.0.0.1:8440");
 	c->body_max = (size_t)16 << 20;
+	c->nats_listen = xstrdup("127.0.0.1:4222");
 }
 
 static void free_tags(char **tags)
@@ -58,6 +61,8 @@ void srv_config_free(struct srv_config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free_tags(c->default_tags);
+	free_tags(c->nats_urls);
+	free(c->nats_listen);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -133,6 +138,38 @@ static int set_tags(struct srv_config *c, const char *file, const struct ynode *
 	return 0;
 }
 
+/* set_urls - nats_urls: one URL or a list of them (nats://, tls://). */
+static int set_urls(struct srv_config *c, const char *file, const struct ynode *v,
+		    struct tend_err *err)
+{
+	size_t n = v->kind == YN_SEQ ? v->n : 1;
+	char **urls;
+
+	if (v->kind != YN_SEQ && v->kind != YN_SCALAR)
+		return err_at(err, -EINVAL, file, v->line, v->col,
+			      "nats_urls: expected a URL or a list of URLs, got %s",
+			      ynode_kind_name(v));
+	if (n == 0 || n > CONFIG_TAGS_MAX)
+		return err_at(err, -EINVAL, file, v->line, v->col,
+			      "nats_urls: between 1 and %d URLs", CONFIG_TAGS_MAX);
+	urls = xcalloc(n + 1, sizeof(*urls));
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *u = v->kind == YN_SEQ ? v->items[i] : v;
+
+		if (u->kind != YN_SCALAR || strlen(u->str) != u->len ||
+		    (!str_has_prefix(u->str, "tls://") && !str_has_prefix(u->str, "nats://")) ||
+		    u->len > 1024) {
+			free_tags(urls);
+			return err_at(err, -EINVAL, file, u->line, u->col,
+				      "nats_urls: not a broker URL (tls://HOST:PORT)");
+		}
+		urls[i] = xstrdup(u->str);
+	}
+	free_tags(c->nats_urls);
+	c->nats_urls = urls;
+	return 0;
+}
+
 static char **string_field(struct srv_config *c, const char *key)
 {
 	if (!strcmp(key, "state"))
@@ -147,6 +184,8 @@ static char **string_field(struct srv_config *c, const char *key)
 		return &c->tls_cert;
 	if (!strcmp(key, "tls_key"))
 		return &c->tls_key;
+	if (!strcmp(key, "nats_listen"))
+		return &c->nats_listen;
 	return NULL;
 }
 
@@ -157,6 +196,8 @@ static int set_key(struct srv_config *c, const char *file, const struct ynode *k
 
 	if (!strcmp(k->str, "default_tags"))
 		return set_tags(c, file, v, err);
+	if (!strcmp(k->str, "nats_urls"))
+		return set_urls(c, file, v, err);
 	if (v->kind != YN_SCALAR || v->len == 0)
 		return err_at(err, -EINVAL, file, v->line, v->col, "%s: expected a value, got %s",
 			      k->str, v->kind == YN_SCALAR ? "nothing" : ynode_kind_name(v));

@@ -5,6 +5,7 @@
 #ifndef TEND_SERVER_SERVER_H
 #define TEND_SERVER_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,6 +14,8 @@
 struct repo;
 struct db;
 struct compiler;
+struct broker;
+struct bus_server;
 
 /* Server configuration: defaults, then --config FILE, then options. */
 struct srv_config {
@@ -24,6 +27,9 @@ struct srv_config {
 	char *tls_key;
 	size_t body_max;       /* largest request body; default 16 MiB */
 	char **default_tags;   /* NULL-terminated; tags of nodes without a document */
+	char **nats_urls;      /* NULL-terminated broker URLs (a cluster run by
+				* others); NULL: tend-server runs nats-server */
+	char *nats_listen;     /* where that nats-server listens; default 127.0.0.1:4222 */
 	const char *config_file; /* where it was read from, or NULL */
 	bool repo_create;      /* set by srv_config_finish: the default repository
 				* (in the state dir) is created on first start;
@@ -33,8 +39,9 @@ struct srv_config {
 /*
  * srv_config_defaults / srv_config_load / srv_config_free - load reads a
  * YAML file with keys state, listen, repository, database, tls_cert,
- * tls_key, body_max (bytes, or "16M"), default_tags; an unknown key or a
- * bad value is -EINVAL "FILE:LINE:COL: ...".
+ * tls_key, body_max (bytes, or "16M"), default_tags, nats_urls (a list,
+ * or one URL), nats_listen; an unknown key or a bad value is -EINVAL
+ * "FILE:LINE:COL: ...".
  */
 void srv_config_defaults(struct srv_config *c);
 int srv_config_load(struct srv_config *c, const char *path, struct tend_err *err);
@@ -48,6 +55,12 @@ struct server {
 	struct repo *repo;
 	struct db *db;
 	struct compiler *compiler;
+	/* lock: held by whoever uses repo, db or compiler (not thread-safe):
+	 * the HTTP dispatcher around each request, the bus callbacks around
+	 * each message (bus_server.c) */
+	pthread_mutex_t lock;
+	struct broker *broker;     /* the nats-server we run, or NULL (broker.c) */
+	struct bus_server *bus;    /* our NATS client (bus_server.c), or NULL */
 };
 
 /*

@@ -1,0 +1,109 @@
+/*
+ * pki_key.c - private keys: made (EC P-256), saved (PKCS#8 PEM, 0600,
+ * atomically), loaded (refused when others may read them), and
+ * fingerprinted (SHA-256 of the public key) so that a person can compare
+ * what a node shows with what the server was asked to sign.
+ */
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <string.h>
+
+#include "pki/pki.h"
+#include "pki/pki_int.h"
+
+int pki_key_new(EVP_PKEY **ret)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	if (!k) {
+		ERR_clear_error();
+		return -EIO;
+	}
+	*ret = k;
+	return 0;
+}
+
+int pki_key_save(const EVP_PKEY *k, const char *path, struct tend_err *err)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	int r;
+
+	if (!b)
+		return err_set(err, -ENOMEM, "out of memory");
+	if (!PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) {
+		BIO_free(b);
+		return pki_ssl_err(err, -EIO, "cannot encode the key");
+	}
+	r = pki_bio_take(b, &pem);
+	if (r < 0)
+		return err_set(err, r, "cannot encode the key");
+	r = pki_file_write(path, pem, strlen(pem), 0600, err);
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+	return r;
+}
+
+int pki_key_load(const char *path, EVP_PKEY **ret, struct tend_err *err)
+{
+	struct buf b;
+	unsigned mode = 0;
+	EVP_PKEY *k;
+	BIO *bio;
+	int r;
+
+	r = pki_file_read(path, PKI_KEY_FILE_MAX, &b, &mode, err);
+	if (r < 0)
+		return r;
+	if (mode & 077) {
+		r = err_set(err, -EPERM,
+			    "%s: private key may be read by others (mode %04o): chmod 600 it, or "
+			    "make a new one if it may have leaked",
+			    path, mode);
+		goto out;
+	}
+	bio = BIO_new_mem_buf(buf_str(&b), (int)b.len);
+	if (!bio) {
+		r = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (!k) {
+		r = pki_ssl_err(err, -EINVAL, path);
+		err_prefix(err, "not a PEM private key");
+		goto out;
+	}
+	*ret = k;
+out:
+	if (b.data)
+		OPENSSL_cleanse(b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+int pki_key_fingerprint(EVP_PKEY *k, char out[PKI_FPR_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int n = i2d_PUBKEY(k, &der);
+
+	if (n <= 0) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	if (!EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		OPENSSL_free(der);
+		ERR_clear_error();
+		return -EIO;
+	}
+	OPENSSL_free(der);
+	for (unsigned i = 0; i < mdlen; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[PKI_FPR_HEX] = '\0';
+	return 0;
+}
