@@ -268,7 +268,7 @@ static void bus_free(struct bus *b)
 static void lib_release(void)
 {
 	if (atomic_fetch_sub(&bus_open_count, 1) == 1)
-		nats_CloseAndWait(BUS_CLOSE_WAIT_MS);
+		nats_ReleaseThreadMemory();
 }
 
 int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err)
@@ -291,6 +291,10 @@ int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err
 	b->arg = o->arg;
 	b->reconnect_max_ms = o->reconnect_max_ms > 0 ? o->reconnect_max_ms : BUS_RECONNECT_MAX_MS;
 	snprintf(b->inbox, sizeof(b->inbox), "_INBOX.%s", cn);
+	/* one subject token: "web01.example.com" must not nest under "web01" */
+	for (char *p = b->inbox + 7; *p; p++)
+		if (*p == '.')
+			*p = '~';
 	atomic_fetch_add(&bus_open_count, 1);
 	s = natsOptions_Create(&no);
 	if (s != NATS_OK) {

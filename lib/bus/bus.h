@@ -18,8 +18,10 @@
  * errors with a message.
  *
  * Reply inboxes are "_INBOX.<CN>.…" where CN is the common name of the
- * client certificate, so that the broker can let node N subscribe only
- * to its own replies (_INBOX.N.>), never to another node's catalog.
+ * client certificate with its dots written '~' (one subject token, so
+ * that "web01.example.com" does not nest under "web01"), so that the
+ * broker can let node N subscribe only to its own replies (_INBOX.N.>),
+ * never to another node's catalog.
  */
 #ifndef TEND_BUS_H
 #define TEND_BUS_H

@@ -158,12 +158,19 @@ found:
  * dependencies are done, the one declared first runs. */
 struct heap {
 	uint32_t *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void heap_push(struct heap *h, uint32_t x)
 {
-	size_t i = h->n++;
+	size_t i;
+
+	/* the ready set is usually far smaller than the catalog: grow as needed */
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 256;
+		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+	}
+	i = h->n++;
 
 	while (i > 0 && h->v[(i - 1) / 2] > x) {
 		h->v[i] = h->v[(i - 1) / 2];
@@ -246,13 +253,15 @@ static void pool_deps(struct catalog *c, const struct edges *e, uint32_t *cnt)
 
 /*
  * sort - Kahn's algorithm with a heap: dependencies first, otherwise
- * declaration order.  rev (at least as many entries as dependencies) and
- * cnt (c->n + 1) are scratch space.  Returns how many were ordered.
+ * declaration order.  indeg (c->n), rev (at least as many entries as
+ * dependencies) and cnt (c->n + 1) are scratch space; indeg is left with
+ * the unmet dependencies of what could not be ordered.  Returns how many
+ * were ordered.
  */
 static size_t sort(struct catalog *c, struct resource **order, uint32_t *indeg, uint32_t *rev,
 		   uint32_t *cnt)
 {
-	struct heap ready;
+	struct heap ready = { NULL, 0, 0 };
 	size_t no = 0;
 
 	/* reverse adjacency: who depends on me (cnt[d] ends as the end of d's range) */
@@ -265,8 +274,6 @@ static size_t sort(struct catalog *c, struct resource **order, uint32_t *indeg, 
 	for (size_t i = 0; i < c->n; i++)
 		for (size_t j = 0; j < c->res[i]->ndeps; j++)
 			rev[cnt[c->res[i]->deps[j]->order]++] = (uint32_t)i;
-	ready.v = xcalloc(c->n + 1, sizeof(*ready.v));
-	ready.n = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		indeg[i] = c->res[i]->ndeps;
 		if (indeg[i] == 0)
@@ -288,10 +295,13 @@ int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err
 {
 	struct edges e = { NULL, 0, 0 };
 	struct resource **order;
-	uint32_t *indeg, *cnt;
+	uint32_t *indeg, *rev, *cnt;
 	int ret = 0;
 
 	reset(c);
+	/* most resources follow one other (a file its directory) */
+	e.cap = c->n > 256 ? c->n : 256;
+	e.v = xcalloc(e.cap, sizeof(*e.v));
 	for (size_t i = 0; i < c->n; i++) {
 		struct resource *r = c->res[i];
 		struct auto_ctx a = { c, r, &e };
@@ -305,16 +315,18 @@ int graph_build(struct catalog *c, struct resource ***ret_order, struct tend_err
 	}
 	cnt = xcalloc(c->n + 1, sizeof(*cnt));
 	pool_deps(c, &e, cnt);
-	/* the edges' storage (8 bytes each) holds the reverse adjacency now */
-	indeg = xcalloc(c->n + 1, sizeof(*indeg));
+	/* the edges' storage (8 bytes each, at least c->n of them) is free
+	 * now: its first half holds the reverse adjacency, its second the
+	 * in-degrees */
+	rev = (uint32_t *)e.v;
+	indeg = rev + e.cap;
 	order = xcalloc(c->n + 1, sizeof(*order));
-	if (sort(c, order, indeg, (uint32_t *)e.v, cnt) < c->n) {
+	if (sort(c, order, indeg, rev, cnt) < c->n) {
 		ret = cycle_error(c, indeg, err);
 		free(order);
 	} else {
 		*ret_order = order;
 	}
-	free(indeg);
 	free(cnt);
 	free(e.v);
 	return ret;

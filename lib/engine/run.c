@@ -34,6 +34,33 @@ double run_now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/*
+ * forget_sources - drop what only decoding and ordering needed: the raw
+ * attributes (kept for their positions) and the relations as written.
+ * Nothing after run_prepare reports an input error, and what the apply
+ * allocates (changes, staged writes) reuses the room.
+ */
+static void forget_sources(struct catalog *cat)
+{
+	for (size_t i = 0; i < cat->n; i++) {
+		struct resource *res = cat->res[i];
+
+		for (size_t k = 0; k < res->nattrs; k++)
+			json_decref(res->attrs[k].val);
+		free(res->attrs);
+		res->attrs = NULL;
+		res->nattrs = 0;
+		if (res->rel) {
+			strlist_free(&res->rel->requires);
+			strlist_free(&res->rel->before);
+			strlist_free(&res->rel->notify);
+			strlist_free(&res->rel->subscribe);
+			free(res->rel);
+			res->rel = NULL;
+		}
+	}
+}
+
 int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, json_t *facts,
 		struct tend_err *err)
 {
@@ -77,7 +104,10 @@ int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, 
 		if (res->type->prepare && (r = res->type->prepare(res, &run->ctx, err)) < 0)
 			return r;
 	}
-	return graph_build(cat, &run->order, err);
+	r = graph_build(cat, &run->order, err);
+	if (r == 0)
+		forget_sources(cat);
+	return r;
 }
 
 /* analyze - probe and diff one resource; status ends OK, CHANGE, UNKNOWN or FAILED. */

@@ -63,7 +63,9 @@ struct run_opts {
  * run_prepare - open the root, build the template context (the catalog's
  * vars plus facts under "facts"; facts is borrowed), decode and check
  * every resource, gather inputs (sources, templates) and order the graph.
- * Any error here is an input error: nothing has been written.
+ * Any error here is an input error: nothing has been written.  Once it
+ * succeeds, the resources' raw attributes and relations as written are
+ * gone (nattrs 0, rel NULL): the run needs only what was decoded.
  */
 int run_prepare(struct run *run, struct catalog *cat, const struct run_opts *o, json_t *facts,
 		struct tend_err *err);

@@ -96,8 +96,10 @@ struct pki_ca;
 /*
  * pki_ca_open - the CA in directory dir (see above).  With create, a
  * missing directory (0700), key and certificate are made; a CA key
- * without its certificate gets a new self-signed one (a crash between
- * the two writes); a missing CRL is written empty.  Without create, a
+ * without its certificate gets a new self-signed one when there is no
+ * CRL either (a crash while the CA was being made; -EINVAL otherwise:
+ * a new CA certificate would orphan every node); a missing CRL is
+ * written empty.  Without create, a
  * missing CA is -ENOENT.  A certificate that does not match the key, or
  * that is not a CA, is -EINVAL.  A CRL due to expire within half its
  * life is re-signed.

@@ -307,9 +307,16 @@ static int ca_load(struct pki_ca *ca, bool create, struct tend_err *err)
 	if (r < 0)
 		return r;
 	r = ca_load_cert(ca, err);
-	if (r == -ENOENT && create) /* killed between the key and the certificate */
-		r = ca_self_sign(ca, err);
-	return r;
+	if (r != -ENOENT || !create)
+		return r;
+	/* killed between the key and the certificate (made before the CRL);
+	 * with a CRL, the CA was in use: a new certificate would orphan its nodes */
+	if (stat(ca->path[PKI_CA_CRL], &st) == 0)
+		return err_set(err, -EINVAL,
+			       "%s is missing but the CA is in use (%s exists): restore it from "
+			       "a backup",
+			       ca->path[PKI_CA_CERT], ca->path[PKI_CA_CRL]);
+	return ca_self_sign(ca, err);
 }
 
 static char *join_path(const char *dir, const char *name)

@@ -41,8 +41,7 @@ static ASN1_INTEGER *next_number(const X509_CRL *old)
 }
 
 /* crl_entries - old's entries, and a new one for add (may be NULL) dated now. */
-static int crl_entries(X509_CRL *crl, const X509_CRL *old, const ASN1_INTEGER *add,
-		       const ASN1_TIME *now)
+static int crl_entries(X509_CRL *crl, const X509_CRL *old, ASN1_INTEGER *add, ASN1_TIME *now)
 {
 	STACK_OF(X509_REVOKED) *revs = old ? X509_CRL_get_REVOKED((X509_CRL *)old) : NULL;
 	X509_REVOKED *rv;
@@ -66,8 +65,7 @@ static int crl_entries(X509_CRL *crl, const X509_CRL *old, const ASN1_INTEGER *a
 }
 
 /* crl_build - a new signed list: old's entries plus add. */
-static int crl_build(struct pki_ca *ca, const X509_CRL *old, const ASN1_INTEGER *add,
-		     X509_CRL **ret)
+static int crl_build(struct pki_ca *ca, const X509_CRL *old, ASN1_INTEGER *add, X509_CRL **ret)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *now = X509_gmtime_adj(NULL, 0);
@@ -102,7 +100,7 @@ out:
 }
 
 /* crl_write - sign a new list (old's entries plus add), write it, use it. */
-static int crl_write(struct pki_ca *ca, const ASN1_INTEGER *add, struct tend_err *err)
+static int crl_write(struct pki_ca *ca, ASN1_INTEGER *add, struct tend_err *err)
 {
 	X509_CRL *crl = NULL;
 	BIO *b = NULL;

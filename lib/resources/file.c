@@ -26,15 +26,16 @@
 #include "util/strutil.h"
 #include "util/udiff.h"
 
+/* one per file resource, for the whole run: ordered to leave no padding */
 struct file_desired {
-	int ensure;
 	char *content;
 	char *source;
 	char *template;
 	char *sha256;
-	int mode;
 	char *owner;
 	char *group;
+	int ensure;
+	int mode;
 	int follow;
 	int force;
 	/* prepared (not attributes): the desired bytes; data points at content

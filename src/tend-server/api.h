@@ -189,6 +189,14 @@ int api_node_reports(struct api_req *rq, struct api_resp *rs);
 int api_node_report_post(struct api_req *rq, struct api_resp *rs);
 int api_report_get(struct api_req *rq, struct api_resp *rs);
 int api_audit(struct api_req *rq, struct api_resp *rs);
+/* api_events.c: lifecycle events */
+int api_events(struct api_req *rq, struct api_resp *rs);
+/* api_enroll.c: enrollment, the CA, approval and revocation */
+int api_enroll(struct api_req *rq, struct api_resp *rs);
+int api_ca(struct api_req *rq, struct api_resp *rs);
+int api_enrollments(struct api_req *rq, struct api_resp *rs);
+int api_node_approve(struct api_req *rq, struct api_resp *rs);
+int api_node_revoke(struct api_req *rq, struct api_resp *rs);
 /* dispatch.c: health, openapi */
 int api_health(struct api_req *rq, struct api_resp *rs);
 int api_openapi(struct api_req *rq, struct api_resp *rs);

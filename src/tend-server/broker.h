@@ -27,7 +27,9 @@ struct broker_conf {
  * TLS required with a verified client certificate mapped to a user by
  * its subject (verify_and_map); "CN=tend-server" may do everything; node
  * N may publish only tend.catalog.N, tend.report.N, tend.facts.N and
- * tend.event.N.>, subscribe only _INBOX.N.>, tend.rpc.N and tend.rpc.all,
+ * tend.event.N.* (one token: node "a" cannot pose as node "a.b"),
+ * subscribe only _INBOX.N.> (N's dots written '~', see bus.h),
+ * tend.rpc.N and tend.rpc.all,
  * and answer requests it received.  Anyone else is refused.  -EINVAL for
  * a listen address that is not ADDR:PORT or a path the format cannot
  * hold; ids that are not node names are left out.

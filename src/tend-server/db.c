@@ -82,6 +82,50 @@ static const char *const migrations[] = {
 	"CREATE INDEX reports_node ON reports(node, id);"
 	"CREATE INDEX audit_commit ON audit(\"commit\") WHERE \"commit\" IS NOT NULL;"
 	"PRAGMA user_version = 2;",
+	/* 3: lifecycle events from the bus; reports delivered twice are stored once
+	 * (db_events.c) */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  node TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  time INTEGER NOT NULL,"     /* when the node says it happened */
+	"  received INTEGER NOT NULL," /* when it was stored */
+	"  data TEXT);"		       /* JSON object, or NULL */
+	"CREATE INDEX events_node ON events(node, id);"
+	"ALTER TABLE reports ADD COLUMN uuid TEXT;" /* the sender's id of the report */
+	"CREATE UNIQUE INDEX reports_uuid ON reports(uuid) WHERE uuid IS NOT NULL;"
+	"PRAGMA user_version = 3;",
+	/* 4: enrollment: one-time tokens, requests waiting for approval, the
+	 * certificates issued and which were revoked (db_enroll.c) */
+	"CREATE TABLE enroll_tokens ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  hash TEXT NOT NULL UNIQUE," /* SHA-256 hex of the secret */
+	"  tags TEXT NOT NULL,"	       /* JSON array */
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  uses INTEGER NOT NULL,"
+	"  uses_left INTEGER NOT NULL,"
+	"  last_used INTEGER);"
+	"CREATE TABLE enroll_pending ("
+	"  node TEXT PRIMARY KEY,"
+	"  csr TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL," /* SHA-256 hex of the public key */
+	"  address TEXT,"
+	"  requested INTEGER NOT NULL,"
+	"  polled INTEGER NOT NULL);"
+	"CREATE TABLE certs ("
+	"  serial TEXT PRIMARY KEY," /* lowercase hex */
+	"  node TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL,"
+	"  pem TEXT NOT NULL,"
+	"  issued INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  issued_by TEXT NOT NULL,"
+	"  revoked INTEGER);"
+	"CREATE INDEX certs_node ON certs(node, fingerprint);"
+	"CREATE INDEX certs_fingerprint ON certs(fingerprint);"
+	"PRAGMA user_version = 4;",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -151,4 +151,134 @@ int db_report_list(struct db *db, const char *node, int limit, json_t **ret, str
 /* db_report_get - one whole report: {"id","node","time","status","report"}; -ENOENT. */
 int db_report_get(struct db *db, int64_t id, json_t **ret, struct tend_err *err);
 
+/* ---- what nodes send over the bus (db_events.c) ---- */
+
+#define DB_EVENT_DATA_MAX ((size_t)64 << 10) /* an event's data, serialized */
+#define DB_EVENT_TYPE_MAX 32
+#define DB_REPORT_UUID_MAX 64
+#define DB_EVENTS_KEEP 1000000 /* the oldest events beyond this many are dropped */
+
+/*
+ * db_report_add_once - db_report_add for a report the node identified
+ * with uuid (1..DB_REPORT_UUID_MAX of hex digits and '-'): stored only if
+ * no report with that uuid is (a node that did not see the answer sends
+ * it again).  *ret_id: the report's id; *ret_new: whether it was stored
+ * now.  A report whose "catalog" says "stale_since" sets the node status
+ * "stale" unless it failed.  All in one transaction.
+ */
+int db_report_add_once(struct db *db, const char *node, const char *uuid, const json_t *report,
+		       int64_t *ret_id, bool *ret_new, struct tend_err *err);
+
+/*
+ * db_event_add - store an event of node: type (1..DB_EVENT_TYPE_MAX
+ * lowercase letters, digits, '-', '_'), time (Unix seconds the node
+ * gave; <= 0: now), data (an object or NULL; -EFBIG beyond
+ * DB_EVENT_DATA_MAX serialized); the node's last_seen is set to now.
+ * *ret_id (may be NULL): the event's id.
+ */
+int db_event_add(struct db *db, const char *node, const char *type, int64_t time,
+		 const json_t *data, int64_t *ret_id, struct tend_err *err);
+
+/*
+ * db_event_list - events of node (NULL: every node), oldest first: with
+ * since > 0 the first limit events whose id > since, else the newest
+ * limit: [{"id","node","type","time","received","data"}].
+ */
+int db_event_list(struct db *db, const char *node, int64_t since, int limit, json_t **ret,
+		  struct tend_err *err);
+
+/* db_event_last - time (Unix seconds) of node's newest event of type; 0 when none. */
+int64_t db_event_last(struct db *db, const char *node, const char *type);
+
+/* ---- enrollment (db_enroll.c) ---- */
+
+#define DB_ENROLL_PENDING_MAX 1000 /* requests waiting for approval; more: -ENOSPC */
+#define DB_ENROLL_TAGS_MAX 64
+#define DB_ENROLL_USES_MAX 100000
+#define DB_CSR_MAX 16384
+
+/*
+ * db_enroll_token_create - a one-time (or uses-time) enrollment token
+ * named name (NULL: "enroll-N"), giving tags (an array of names, may be
+ * empty) to the nodes that enroll with it, valid ttl seconds (> 0) and
+ * uses times (1..DB_ENROLL_USES_MAX).  *ret_secret (malloc'd) is
+ * "tend_enroll_" + 43 base64url characters, shown once; only its SHA-256
+ * is stored.  -EEXIST when the name is taken.
+ */
+int db_enroll_token_create(struct db *db, const char *name, const json_t *tags, int64_t ttl,
+			   int uses, char **ret_secret, struct tend_err *err);
+
+/*
+ * db_enroll_token_claim - use the enrollment token whose secret this is
+ * once: its name and tags (new reference).  -EACCES no such token (or
+ * revoked), -EKEYEXPIRED expired, -EKEYREVOKED every use spent; nothing
+ * changes then.  One transaction: two claims never both get the last use.
+ */
+int db_enroll_token_claim(struct db *db, const char *secret, char **ret_name, json_t **ret_tags,
+			  struct tend_err *err);
+
+/* db_enroll_token_refund - give back a use claimed for an enrollment that failed. */
+void db_enroll_token_refund(struct db *db, const char *name);
+
+/* db_enroll_token_list - [{"name","tags","created","expires","uses","uses_left","last_used"}]. */
+int db_enroll_token_list(struct db *db, json_t **ret, struct tend_err *err);
+
+/* db_enroll_token_revoke - delete the enrollment token named name; -ENOENT when none. */
+int db_enroll_token_revoke(struct db *db, const char *name, struct tend_err *err);
+
+/*
+ * db_enroll_pending_put - keep node's request (csr, the PEM; fingerprint
+ * of its key; the requester's address) until approved: 1 when stored
+ * now, 0 when the same key's request is already waiting (its poll time is
+ * updated), -EEXIST when a request with another key is waiting (the
+ * first one stays: an administrator decides), -ENOSPC when
+ * DB_ENROLL_PENDING_MAX requests wait.
+ */
+int db_enroll_pending_put(struct db *db, const char *node, const char *csr,
+			  const char *fingerprint, const char *address, struct tend_err *err);
+
+/* db_enroll_pending_get - {"node","csr","fingerprint","address","requested","polled"}; -ENOENT. */
+int db_enroll_pending_get(struct db *db, const char *node, json_t **ret, struct tend_err *err);
+
+/* db_enroll_pending_delete - forget node's request; -ENOENT when none. */
+int db_enroll_pending_delete(struct db *db, const char *node, struct tend_err *err);
+
+/* db_enroll_pending_list - every waiting request, oldest first, without the CSR. */
+int db_enroll_pending_list(struct db *db, json_t **ret, struct tend_err *err);
+
+/* A certificate the CA issued. */
+struct db_cert {
+	const char *serial;	 /* lowercase hex */
+	const char *node;
+	const char *fingerprint; /* of its public key */
+	const char *pem;
+	int64_t expires;	 /* Unix seconds */
+	const char *issued_by;	 /* "enroll:TOKEN", "approve:CALLER" */
+};
+
+int db_cert_add(struct db *db, const struct db_cert *c, struct tend_err *err);
+
+/*
+ * db_cert_find - node's newest certificate for the key with fingerprint:
+ * {"serial","pem","issued","expires","issued_by","revoked" (time or
+ * null)}; -ENOENT when none.
+ */
+int db_cert_find(struct db *db, const char *node, const char *fingerprint, json_t **ret,
+		 struct tend_err *err);
+
+/* db_cert_key_revoked - whether a certificate for that key was ever revoked. */
+bool db_cert_key_revoked(struct db *db, const char *fingerprint);
+
+/* db_cert_active - serials of node's certificates neither revoked nor expired. */
+int db_cert_active(struct db *db, const char *node, json_t **ret, struct tend_err *err);
+
+/* db_cert_revoke - mark serial revoked (now); -ENOENT when unknown; revoked twice is 0. */
+int db_cert_revoke(struct db *db, const char *serial, struct tend_err *err);
+
+/*
+ * db_cert_active_nodes - the nodes holding a certificate neither revoked
+ * nor expired: a sorted JSON array of ids (what the broker lets in).
+ */
+int db_cert_active_nodes(struct db *db, json_t **ret, struct tend_err *err);
+
 #endif

@@ -14,6 +14,7 @@
  * routed as GET (libmicrohttpd leaves the body out).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -47,6 +48,16 @@ const struct api_route api_routes[] = {
 	API_ROUTE("GET", "/v1/diff", READ, api_diff, "changes between two revisions"),
 	API_ROUTE("POST", "/v1/revert", WRITE, api_revert, "undo a commit with a new one"),
 	API_ROUTE("GET", "/v1/audit", READ, api_audit, "the audit log"),
+	API_ROUTE("GET", "/v1/events", READ, api_events, "lifecycle events nodes sent"),
+	API_ROUTE("POST", "/v1/enroll", PUBLIC, api_enroll,
+		  "a node asks for its certificate (with a token, or to be approved)"),
+	API_ROUTE("GET", "/v1/ca", PUBLIC, api_ca, "the CA certificate and revocation list"),
+	API_ROUTE("GET", "/v1/enrollments", READ, api_enrollments,
+		  "enrollment requests waiting for approval"),
+	API_ROUTE("POST", "/v1/nodes/{node}/approve", WRITE, api_node_approve,
+		  "approve a node's waiting enrollment request"),
+	API_ROUTE("POST", "/v1/nodes/{node}/revoke", WRITE, api_node_revoke,
+		  "revoke a node's certificates (or drop its waiting request)"),
 	{ NULL, NULL, API_PERM_UNSET, NULL, NULL },
 };
 
@@ -234,8 +245,41 @@ static int authenticate(struct api_req *rq, const char *authorization, char **re
 	return 0;
 }
 
+/*
+ * srv_lock / srv_unlock - the server's lock (server.h) around a request's
+ * use of the database, repository and compiler: the bus callbacks run on
+ * other threads.  Tests may route without a server.
+ */
+static void srv_lock(struct api_req *rq)
+{
+	if (rq->srv)
+		pthread_mutex_lock(&rq->srv->lock);
+}
+
+static void srv_unlock(struct api_req *rq)
+{
+	if (rq->srv)
+		pthread_mutex_unlock(&rq->srv->lock);
+}
+
+static int api_begin_locked(struct api_req *rq, const char *authorization,
+			    const struct api_route **ret_route, char **ret_caller, char *scratch,
+			    size_t scratch_len, struct api_resp *rs);
+
 int api_begin(struct api_req *rq, const char *authorization, const struct api_route **ret_route,
 	      char **ret_caller, char *scratch, size_t scratch_len, struct api_resp *rs)
+{
+	int r;
+
+	srv_lock(rq);
+	r = api_begin_locked(rq, authorization, ret_route, ret_caller, scratch, scratch_len, rs);
+	srv_unlock(rq);
+	return r;
+}
+
+static int api_begin_locked(struct api_req *rq, const char *authorization,
+			    const struct api_route **ret_route, char **ret_caller, char *scratch,
+			    size_t scratch_len, struct api_resp *rs)
 {
 	const struct api_route *route;
 	char *name = NULL;
@@ -270,7 +314,18 @@ int api_begin(struct api_req *rq, const char *authorization, const struct api_ro
 	return 0;
 }
 
+static void api_finish_locked(struct api_req *rq, const struct api_route *route,
+			      struct api_resp *rs);
+
 void api_finish(struct api_req *rq, const struct api_route *route, struct api_resp *rs)
+{
+	srv_lock(rq);
+	api_finish_locked(rq, route, rs);
+	srv_unlock(rq);
+}
+
+static void api_finish_locked(struct api_req *rq, const struct api_route *route,
+			      struct api_resp *rs)
 {
 	int r;
 

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "broker.h"
+#include "bus_server.h"
 #include "compile.h"
 #include "db.h"
 #include "repo.h"
@@ -36,6 +38,7 @@ struct opts {
 	const char *repo;
 	const char *tls_cert;
 	const char *tls_key;
+	const char *nats_listen;
 	bool check;
 	bool json;
 	int verbose;
@@ -46,6 +49,8 @@ static void usage(FILE *f)
 	fputs("usage: tend-server [OPTIONS]\n"
 	      "       tend-server [OPTIONS] --check [--json]\n"
 	      "       tend-server [OPTIONS] token create --role ro|rw [--name NAME]\n"
+	      "       tend-server [OPTIONS] token create --enroll [--tags T1,T2] [--ttl 1h]\n"
+	      "                                          [--uses 1] [--name NAME]\n"
 	      "       tend-server [OPTIONS] token ls [--json]\n"
 	      "       tend-server [OPTIONS] token revoke NAME\n"
 	      "\noptions:\n"
@@ -55,6 +60,8 @@ static void usage(FILE *f)
 	      "      --repo PATH       configuration repository (default STATE/config.git)\n"
 	      "      --tls-cert FILE   serve HTTPS with this certificate (PEM) ...\n"
 	      "      --tls-key FILE    ... and this key (PEM)\n"
+	      "      --nats-listen ADDR:PORT  where the nats-server tend-server runs listens\n"
+	      "                        (default 127.0.0.1:4222; none runs with nats_urls)\n"
 	      "      --check           validate the configuration and the repository, exit\n"
 	      "      --json            print data as JSON\n"
 	      "  -v, --verbose         log every request (twice: debug)\n"
@@ -65,7 +72,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_REPO = 256, OPT_TLS_CERT, OPT_TLS_KEY, OPT_CHECK, OPT_JSON, OPT_VERSION,
-       OPT_ROLE, OPT_NAME };
+       OPT_ROLE, OPT_NAME, OPT_NATS_LISTEN, OPT_ENROLL, OPT_TAGS, OPT_TTL, OPT_USES };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -76,6 +83,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "repo", required_argument, NULL, OPT_REPO },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "nats-listen", required_argument, NULL, OPT_NATS_LISTEN },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -93,6 +101,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_REPO: o->repo = optarg; break;
 		case OPT_TLS_CERT: o->tls_cert = optarg; break;
 		case OPT_TLS_KEY: o->tls_key = optarg; break;
+		case OPT_NATS_LISTEN: o->nats_listen = optarg; break;
 		case OPT_CHECK: o->check = true; break;
 		case OPT_JSON: o->json = true; break;
 		case 'v': o->verbose++; break;
@@ -131,6 +140,7 @@ static int load_config(const struct opts *o, struct srv_config *c)
 	set_str(&c->repo_path, o->repo);
 	set_str(&c->tls_cert, o->tls_cert);
 	set_str(&c->tls_key, o->tls_key);
+	set_str(&c->nats_listen, o->nats_listen);
 	r = srv_config_finish(c, &err);
 	if (r < 0)
 		log_warnx("%s", err.msg);
@@ -151,30 +161,94 @@ static int open_db(struct srv_config *c, struct db **ret)
 	return r;
 }
 
+/* enroll_tags - "a,b" as a JSON array (empty names refused). */
+static json_t *enroll_tags(const char *list)
+{
+	json_t *tags = json_array();
+	const char *p = list;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0) {
+			json_decref(tags);
+			return NULL;
+		}
+		json_array_append_new(tags, json_stringn(p, n));
+		p += n;
+		if (*p)
+			p++;
+	}
+	return tags;
+}
+
+/* enroll_token_create - `token create --enroll`: a one-time enrollment token. */
+static int enroll_token_create(struct db *db, const char *name, const char *tags_s,
+			       const char *ttl_s, const char *uses_s)
+{
+	struct tend_err err = { "" };
+	json_t *tags = enroll_tags(tags_s);
+	double ttl = 3600;
+	long long uses = 1;
+	char *secret = NULL;
+	int r;
+
+	if (!tags || (ttl_s && (str_to_duration(ttl_s, &ttl) < 0 || ttl < 1 || ttl > 3.2e7)) ||
+	    (uses_s && str_to_ll(uses_s, 10, 1, DB_ENROLL_USES_MAX, &uses) < 0)) {
+		log_warnx("usage: token create --enroll [--tags T1,T2] [--ttl 1h (at most a "
+			  "year)] [--uses 1 (at most %d)] [--name NAME]",
+			  DB_ENROLL_USES_MAX);
+		json_decref(tags);
+		return 1;
+	}
+	r = db_enroll_token_create(db, name, tags, (int64_t)ttl, (int)uses, &secret, &err);
+	json_decref(tags);
+	if (r < 0) {
+		log_warnx("token create: %s", err.msg[0] ? err.msg : strerror(-r));
+		return 1;
+	}
+	printf("%s\n", secret);
+	free(secret);
+	return 0;
+}
+
 static int token_create(struct db *db, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "role", required_argument, NULL, OPT_ROLE },
 		{ "name", required_argument, NULL, OPT_NAME },
+		{ "enroll", no_argument, NULL, OPT_ENROLL },
+		{ "tags", required_argument, NULL, OPT_TAGS },
+		{ "ttl", required_argument, NULL, OPT_TTL },
+		{ "uses", required_argument, NULL, OPT_USES },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tend_err err = { "" };
-	const char *role_s = NULL, *name = NULL;
+	const char *role_s = NULL, *name = NULL, *tags = NULL, *ttl = NULL, *uses = NULL;
+	bool enroll = false;
 	enum db_role role;
 	char *secret = NULL;
 	int c, r;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == OPT_ROLE)
-			role_s = optarg;
-		else if (c == OPT_NAME)
-			name = optarg;
-		else
-			return 1;
+		switch (c) {
+		case OPT_ROLE: role_s = optarg; break;
+		case OPT_NAME: name = optarg; break;
+		case OPT_ENROLL: enroll = true; break;
+		case OPT_TAGS: tags = optarg; break;
+		case OPT_TTL: ttl = optarg; break;
+		case OPT_USES: uses = optarg; break;
+		default: return 1;
+		}
 	}
-	if (!role_s || optind != argc || db_role_parse(role_s, &role) < 0) {
-		log_warnx("usage: token create --role ro|rw [--name NAME]");
+	if (enroll && !role_s && optind == argc)
+		return enroll_token_create(db, name, tags, ttl, uses);
+	if (enroll || tags || ttl || uses || !role_s || optind != argc ||
+	    db_role_parse(role_s, &role) < 0) {
+		log_warnx("usage: token create --role ro|rw [--name NAME]\n"
+			  "       token create --enroll [--tags T1,T2] [--ttl 1h] [--uses 1] "
+			  "[--name NAME]");
 		return 1;
 	}
 	r = db_token_create(db, name, role, &secret, &err);
@@ -199,13 +273,21 @@ static int token_ls(struct db *db, bool json)
 	struct tend_err err = { "" };
 	json_t *list = NULL, *t;
 	size_t i;
+	json_t *enroll = NULL;
 	int r = db_token_list(db, &list, &err);
 
+	if (r == 0)
+		r = db_enroll_token_list(db, &enroll, &err);
 	if (r < 0) {
 		log_warnx("token ls: %s", err.msg[0] ? err.msg : strerror(-r));
+		json_decref(list);
 		return 1;
 	}
+	/* enrollment tokens follow, with role "enroll" */
+	json_array_foreach(enroll, i, t)
+		json_object_set_new(t, "role", json_string("enroll"));
 	if (json) {
+		json_array_extend(list, enroll);
 		json_dumpf(list, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else {
@@ -213,7 +295,19 @@ static int token_ls(struct db *db, bool json)
 		json_array_foreach(list, i, t)
 			printf("%-24s %-4s %-20s %s\n", jtext(t, "name"), jtext(t, "role"),
 			       jtext(t, "created"), jtext(t, "last_used"));
+		if (json_array_size(enroll))
+			printf("\n%-24s %-20s %-9s %s\n", "ENROLLMENT TOKEN", "EXPIRES", "USES LEFT",
+			       "TAGS");
+		json_array_foreach(enroll, i, t) {
+			char *tags = json_dumps(json_object_get(t, "tags"), JSON_COMPACT);
+
+			printf("%-24s %-20s %-9lld %s\n", jtext(t, "name"), jtext(t, "expires"),
+			       (long long)json_integer_value(json_object_get(t, "uses_left")),
+			       tags ? tags : "[]");
+			free(tags);
+		}
 	}
+	json_decref(enroll);
 	json_decref(list);
 	return 0;
 }
@@ -242,6 +336,8 @@ static int cmd_token(struct srv_config *c, bool json, int argc, char **argv)
 		log_warnx("usage: token revoke NAME");
 	} else {
 		r = db_token_revoke(db, argv[2], &err);
+		if (r == -ENOENT && db_enroll_token_revoke(db, argv[2], NULL) == 0)
+			r = 0; /* an enrollment token of that name */
 		if (r < 0)
 			log_warnx("token revoke: %s", err.msg[0] ? err.msg : strerror(-r));
 		else
@@ -362,9 +458,15 @@ static int serve(struct srv_config *c)
 		log_warnx("%s", err.msg[0] ? err.msg : strerror(-r));
 		return 1;
 	}
-	r = http_start(&s, &h, &err);
+	r = broker_start(&s, &err);
+	if (r == 0)
+		r = bus_server_start(&s, &err);
+	if (r == 0)
+		r = http_start(&s, &h, &err);
 	if (r < 0) {
 		log_warnx("%s", err.msg);
+		bus_server_stop(&s);
+		broker_stop(&s);
 		server_close(&s);
 		return 1;
 	}
@@ -374,6 +476,8 @@ static int serve(struct srv_config *c)
 		;
 	log_info("signal %d: stopping", sig);
 	http_stop(h);
+	bus_server_stop(&s);
+	broker_stop(&s);
 	server_close(&s);
 	return 0;
 }

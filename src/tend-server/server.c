@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "ca.h"
 #include "compile.h"
 #include "db.h"
 #include "repo.h"
@@ -120,6 +121,8 @@ int server_open(struct server *s, struct tend_err *err)
 	s->repo = NULL;
 	s->db = NULL;
 	s->compiler = NULL;
+	s->ca = NULL;
+	pthread_mutex_init(&s->lock, NULL);
 	r = server_state_dir(&s->cfg, err);
 	if (r < 0)
 		return r;
@@ -139,6 +142,9 @@ int server_open(struct server *s, struct tend_err *err)
 		err_prefix(err, "reconciling the audit log with history");
 		goto fail;
 	}
+	r = ca_open(s, err);
+	if (r < 0)
+		goto fail;
 	return 0;
 fail:
 	server_close(s);
@@ -147,6 +153,7 @@ fail:
 
 void server_close(struct server *s)
 {
+	ca_close(s);
 	compiler_free(s->compiler);
 	db_close(s->db);
 	repo_free(s->repo);

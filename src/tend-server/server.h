@@ -15,6 +15,7 @@ struct repo;
 struct db;
 struct compiler;
 struct broker;
+struct pki_ca;
 struct bus_server;
 
 /* Server configuration: defaults, then --config FILE, then options. */
@@ -61,6 +62,7 @@ struct server {
 	pthread_mutex_t lock;
 	struct broker *broker;     /* the nats-server we run, or NULL (broker.c) */
 	struct bus_server *bus;    /* our NATS client (bus_server.c), or NULL */
+	struct pki_ca *ca;         /* the CA in STATE/ca and the server's identity (ca.c) */
 };
 
 /*

@@ -2,7 +2,9 @@
  * cmd_nodes.c - `tend nodes [ls]`, `tend nodes show NODE` and
  * `tend nodes tags NODE TAG,...`: the inventory as tend-server knows it,
  * the nodes that have a document in the configuration and those that
- * reported, and a node's tag list.
+ * reported, and a node's tag list.  And enrollment: `tend nodes pending`
+ * (requests waiting for approval, with their key fingerprints), `tend
+ * nodes approve NODE [--fingerprint F]` and `tend nodes revoke NODE`.
  *
  * Setting tags is a commit the server makes to nodes/NODE.yaml, keeping
  * the rest of the document as it is; the server applies it to the current
@@ -24,7 +26,7 @@
 
 struct nodes_args {
 	struct api_opts o;
-	const char *message, *revision;
+	const char *message, *revision, *fingerprint;
 	char **pos;
 	int npos;
 };
@@ -220,22 +222,141 @@ out:
 	return r;
 }
 
+/* ---- enrollment ---- */
+
+static int nodes_pending(struct api_client *c, const struct nodes_args *a)
+{
+	struct cli_table t;
+	json_t *v = NULL, *p;
+	size_t i;
+
+	if (api_get_json(c, "/v1/enrollments", "enrollment requests", &v))
+		return API_EXIT_ERROR;
+	if (c->json) {
+		api_print_json(v);
+		json_decref(v);
+		return 0;
+	}
+	cli_table_init(&t, 4);
+	cli_table_add(&t, "NODE");
+	cli_table_add(&t, "REQUESTED");
+	cli_table_add(&t, "FROM");
+	cli_table_add(&t, "KEY FINGERPRINT (SHA-256)");
+	json_array_foreach(json_object_get(v, "pending"), i, p) {
+		cli_table_add(&t, json_str(json_object_get(p, "node"), "?"));
+		cli_table_add(&t, json_str(json_object_get(p, "requested"), "?"));
+		cli_table_add(&t, json_str(json_object_get(p, "address"), "-"));
+		cli_table_add(&t, json_str(json_object_get(p, "fingerprint"), "?"));
+	}
+	if (i > 0)
+		cli_table_print(&t, stdout);
+	else
+		log_warnx("no enrollment request is waiting");
+	cli_table_free(&t);
+	json_decref(v);
+	return 0;
+}
+
+/* nodes_post - POST /v1/nodes/NODE/TAIL with body; prints the answer with print. */
+static int nodes_post(struct api_client *c, const char *node, const char *tail, json_t *body,
+		      const char *what, void (*print)(const char *node, const json_t *ans))
+{
+	struct buf url = BUF_INIT, w = BUF_INIT;
+	json_t *ans = NULL;
+	long status;
+	int r;
+
+	node_url(&url, node, tail);
+	buf_printf(&w, "%s %s", what, node);
+	r = api_change(c, "POST", buf_str(&url), body, buf_str(&w), "(none)", &ans, &status);
+	if (r == 0) {
+		if (c->json)
+			api_print_json(ans);
+		else
+			print(node, ans);
+	}
+	json_decref(ans);
+	buf_free(&url);
+	buf_free(&w);
+	return r;
+}
+
+static void print_approved(const char *node, const json_t *ans)
+{
+	printf("%s: approved: certificate %s issued (the agent gets it when it asks again)\n",
+	       node, json_str(json_object_get(ans, "serial"), "?"));
+}
+
+static void print_revoked(const char *node, const json_t *ans)
+{
+	struct buf s = BUF_INIT;
+	json_t *serials = json_object_get(ans, "revoked");
+
+	join(&s, serials, ", ");
+	if (json_array_size(serials))
+		printf("%s: revoked certificate%s %s\n", node, json_array_size(serials) > 1 ? "s" : "",
+		       buf_str(&s));
+	if (json_is_true(json_object_get(ans, "request_dropped")))
+		printf("%s: the waiting enrollment request was dropped\n", node);
+	buf_free(&s);
+}
+
+static int nodes_approve(struct api_client *c, const struct nodes_args *a)
+{
+	json_t *body = json_object();
+	int r;
+
+	if (a->fingerprint)
+		json_object_set_new(body, "fingerprint", json_string(a->fingerprint));
+	r = nodes_post(c, a->pos[0], "/approve", body, "approve", print_approved);
+	json_decref(body);
+	return r;
+}
+
+static int nodes_revoke(struct api_client *c, const struct nodes_args *a)
+{
+	return nodes_post(c, a->pos[0], "/revoke", NULL, "revoke", print_revoked);
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: tend nodes [ls] [OPTIONS]\n"
 	      "       tend nodes show [OPTIONS] NODE\n"
-	      "       tend nodes tags [-m MESSAGE] [--revision REV] [OPTIONS] NODE TAG[,TAG...]\n\n"
+	      "       tend nodes tags [-m MESSAGE] [--revision REV] [OPTIONS] NODE TAG[,TAG...]\n"
+	      "       tend nodes pending [OPTIONS]\n"
+	      "       tend nodes approve [--fingerprint SHA256] [OPTIONS] NODE\n"
+	      "       tend nodes revoke [OPTIONS] NODE\n\n"
 	      "The nodes tend-server knows: those with a document nodes/NODE.yaml in the\n"
 	      "configuration and those that reported.  'ls' is a table of them; 'show' is\n"
 	      "one node (tags, document, status, addresses, last report; facts with --json);\n"
 	      "'tags' sets a node's tag list (a commit to nodes/NODE.yaml that keeps the rest\n"
-	      "of the document; \"\" for no tags).\n\noptions:\n"
+	      "of the document; \"\" for no tags).\n\n"
+	      "Enrollment: 'pending' lists the nodes that asked for a certificate without a\n"
+	      "token, with their key's fingerprint (compare it with the one tendd printed);\n"
+	      "'approve' issues that certificate; 'revoke' revokes a node's certificates (the\n"
+	      "CRL and the broker refuse it from then on) or drops its waiting request.\n"
+	      "\noptions:\n"
 	      "  -m, --message TEXT  (tags) the commit message\n"
 	      "  -r, --revision REV  (tags) the revision the change is based on; a newer\n"
-	      "                      one on the server refuses it (default: the current one)\n",
+	      "                      one on the server refuses it (default: the current one)\n"
+	      "  -f, --fingerprint F (approve) approve only a request for this key\n",
 	      f);
 	fputs(API_COMMON_HELP "\nexit status: 0 done, 1 error or refused, 2 usage\n", f);
 }
+
+/* The subcommands: how many arguments (at least, with more), whether -m/-r apply. */
+static const struct {
+	const char *name;
+	int args;
+	bool more;
+	bool edits;
+	int (*fn)(struct api_client *c, const struct nodes_args *a);
+} subs[] = {
+	{ "ls", 0, false, false, nodes_ls },	      { "show", 1, false, false, nodes_show },
+	{ "tags", 2, true, true, nodes_tags },	      { "pending", 0, false, false, nodes_pending },
+	{ "approve", 1, false, false, nodes_approve }, { "revoke", 1, false, false, nodes_revoke },
+	{ NULL, 0, false, false, NULL },
+};
 
 int cmd_nodes(int argc, char **argv)
 {
@@ -243,6 +364,7 @@ int cmd_nodes(int argc, char **argv)
 		API_COMMON_OPTIONS,
 		{ "message", required_argument, NULL, 'm' },
 		{ "revision", required_argument, NULL, 'r' },
+		{ "fingerprint", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nodes_args a = { .message = NULL };
@@ -252,13 +374,15 @@ int cmd_nodes(int argc, char **argv)
 	int ch, r, want;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "hm:r:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hm:r:f:", opts, NULL)) != -1) {
 		if (api_opts_take(&a.o, ch, optarg))
 			continue;
 		if (ch == 'm') {
 			a.message = optarg;
 		} else if (ch == 'r') {
 			a.revision = optarg;
+		} else if (ch == 'f') {
+			a.fingerprint = optarg;
 		} else {
 			usage(stderr);
 			return API_EXIT_USAGE;
@@ -275,19 +399,25 @@ int cmd_nodes(int argc, char **argv)
 		a.pos++;
 		a.npos--;
 	}
-	want = !strcmp(sub, "ls") ? 0 : !strcmp(sub, "show") ? 1 : !strcmp(sub, "tags") ? 2 : -1;
-	if (want < 0) {
-		log_warnx("nodes: unknown command '%s' (ls, show or tags)", sub);
+	for (want = 0; subs[want].name && strcmp(subs[want].name, sub); want++)
+		;
+	if (!subs[want].name) {
+		log_warnx("nodes: unknown command '%s' (ls, show, tags, pending, approve or revoke)",
+			  sub);
 		usage(stderr);
 		return API_EXIT_USAGE;
 	}
-	if ((want < 2 && a.npos != want) || (want == 2 && a.npos < 2)) {
-		log_warnx("nodes %s: %s arguments", sub, a.npos < want ? "missing" : "too many");
+	if (a.npos < subs[want].args || (!subs[want].more && a.npos > subs[want].args)) {
+		log_warnx("nodes %s: %s arguments", sub,
+			  a.npos < subs[want].args ? "missing" : "too many");
 		usage(stderr);
 		return API_EXIT_USAGE;
 	}
-	if (want < 2 && (a.message || a.revision)) {
-		log_warnx("nodes %s does not take --message or --revision", sub);
+	if ((!subs[want].edits && (a.message || a.revision)) ||
+	    (a.fingerprint && strcmp(sub, "approve"))) {
+		log_warnx("nodes %s does not take --%s", sub,
+			  a.fingerprint && strcmp(sub, "approve") ? "fingerprint"
+								  : "message or --revision");
 		usage(stderr);
 		return API_EXIT_USAGE;
 	}
@@ -295,7 +425,7 @@ int cmd_nodes(int argc, char **argv)
 		log_warnx("%s", err.msg);
 		return API_EXIT_ERROR;
 	}
-	r = want == 0 ? nodes_ls(&c, &a) : want == 1 ? nodes_show(&c, &a) : nodes_tags(&c, &a);
+	r = subs[want].fn(&c, &a);
 	api_client_free(&c);
 	return r;
 }

@@ -14,6 +14,7 @@ static const struct cli_cmd commands[] = {
 	{ "config", cmd_config, "read and change the configuration on tend-server" },
 	{ "nodes", cmd_nodes, "list the nodes tend-server knows, show one, set its tags" },
 	{ "explain", cmd_explain, "show where each value of a node's catalog comes from" },
+	{ "events", cmd_events, "show the lifecycle events nodes sent (--follow: as they come)" },
 	{ NULL, NULL, NULL },
 };
 

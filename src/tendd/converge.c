@@ -156,6 +156,33 @@ static void facts_digest(const json_t *facts, char out[SHA256_HEX_LEN + 1])
 	json_decref(f);
 }
 
+/* addresses - the node's addresses (no prefix length) and MACs from facts.interfaces, for the inventory. */
+static void addresses(const json_t *facts, json_t *req)
+{
+	json_t *addrs = json_array(), *macs = json_array(), *ifc, *a;
+	const char *name, *fam[] = { "ipv4", "ipv6" };
+	size_t i;
+
+	json_object_foreach(json_object_get(facts, "interfaces"), name, ifc) {
+		const char *mac = json_string_value(json_object_get(ifc, "mac"));
+
+		if (!strcmp(name, "lo"))
+			continue;
+		if (mac && strcmp(mac, "00:00:00:00:00:00") != 0 && json_array_size(macs) < 64)
+			json_array_append_new(macs, json_string(mac));
+		for (int f = 0; f < 2; f++)
+			json_array_foreach(json_object_get(ifc, fam[f]), i, a) {
+				const char *s = json_string_value(a);
+				size_t n = s ? strcspn(s, "/") : 0;
+
+				if (n && json_array_size(addrs) < 256)
+					json_array_append_new(addrs, json_stringn(s, n));
+			}
+	}
+	json_object_set_new(req, "addresses", addrs);
+	json_object_set_new(req, "macs", macs);
+}
+
 /* send_facts - publish the facts when they changed since last acknowledged. */
 static void send_facts(struct agent *a, const json_t *facts)
 {
@@ -168,6 +195,7 @@ static void send_facts(struct agent *a, const json_t *facts)
 	if (!strcmp(digest, a->facts_hash) || !connected(a))
 		return;
 	req = json_pack("{s:O}", "facts", facts);
+	addresses(facts, req);
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	r = ask(a, "facts", text, strlen(text), a->request_timeout_ms, &ans, &err);
@@ -284,6 +312,8 @@ static int spool_report(struct agent *a, json_t *rep, time_t started, char id[UU
 	json_object_set_new(rep, "catalog", cat);
 	json_object_set_new(rep, "agent", json_pack("{s:s}", "version", TEND_VERSION));
 	spool_new_id(id);
+	/* the stored report names itself: delivered twice, it is still one report */
+	json_object_set_new(rep, "uuid", json_string(id));
 	payload = json_pack("{s:s, s:s, s:O}", "id", id, "time", when, "report", rep);
 	text = payload_text(payload, rep);
 	json_decref(payload);
@@ -307,8 +337,11 @@ static int deliver(void *arg, const char *id, const char *payload, size_t len)
 	if (r == 0 && !json_is_true(json_object_get(ans, "ok"))) {
 		const char *e = json_string_value(json_object_get(ans, "error"));
 
-		err_set(&err, -EIO, "the server says: %s", e ? e : "not ok");
-		r = -EIO;
+		log_warnx("report %s: the server says: %s", id, e ? e : "not ok");
+		/* "retry": false is for good (a malformed report): set it aside */
+		r = json_is_false(json_object_get(ans, "retry")) ? 1 : -EIO;
+		json_decref(ans);
+		return r;
 	}
 	if (r < 0)
 		log_info("report %s not delivered yet: %s", id, err.msg);

@@ -167,7 +167,7 @@ static void test_cache_refuses_bad_signatures(void **state)
 	struct fixture *f = *state;
 	struct tend_err err;
 	char hash[81] = "untouched";
-	const char *text = catalog_text(7);
+	char *text = strdup(catalog_text(7)); /* catalog_text's buffer is reused below */
 	char *sig;
 
 	f->ca = make_ca(f->dir, "ca");
@@ -183,6 +183,30 @@ static void test_cache_refuses_bad_signatures(void **state)
 			 -EBADMSG);
 	assert_non_null(strstr(err.msg, "bad signature"));
 	free(sig);
+	free(text);
+	/* a node's certificate from the same CA cannot sign catalogs: only tend-server's */
+	{
+		EVP_PKEY *k = NULL;
+		X509_REQ *req = NULL;
+		char *csr = NULL, *cert = NULL, serial[PKI_SERIAL_HEX_MAX + 1];
+
+		assert_int_equal(pki_key_new(&k), 0);
+		assert_int_equal(pki_csr_new(k, "n1", &csr, &err), 0);
+		assert_int_equal(pki_csr_check(csr, strlen(csr), "n1", &req, &err), 0);
+		assert_int_equal(pki_ca_issue_node(f->ca, req, "n1", 30, &cert, serial, &err), 0);
+		text = strdup(catalog_text(9));
+		assert_int_equal(pki_sign(k, text, strlen(text), &sig, &err), 0);
+		assert_int_equal(cache_store(f->dir, pki_ca_cert_pem(f->ca), text, strlen(text), sig,
+					     cert, hash, &err),
+				 -EBADMSG);
+		assert_non_null(strstr(err.msg, "the signer is not tend's server"));
+		free(text);
+		free(sig);
+		free(cert);
+		free(csr);
+		X509_REQ_free(req);
+		EVP_PKEY_free(k);
+	}
 	/* signed, but not a catalog */
 	sig = sign(f->ca, "{}");
 	assert_int_equal(cache_store(f->dir, pki_ca_cert_pem(f->ca), "{}", 2, sig,
