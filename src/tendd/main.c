@@ -66,6 +66,7 @@ static void usage(FILE *f)
 		"  --node ID           this node's id (default: the host name)\n"
 		"  --cacert FILE       CA certificate of an https server\n"
 		"  --wait              poll until approved instead of exiting 3\n"
+		"  --poll DUR          time between polls with --wait (default 5s)\n"
 		"  -h, --help          show this help\n"
 		"  --version           show the version\n");
 }
@@ -222,43 +223,10 @@ static int handle_signals(struct loop *l)
 	return what;
 }
 
-/*
- * release_code - hand the pages of read-only file mappings (library code
- * and constants) back to the kernel when going idle (MADV_PAGEOUT, Linux
- * 5.4).  The kernel maps whole large folios of a library on a fault, so
- * after a run the agent "holds" nearly every page of libcrypto (4 MB)
- * though an idle TLS connection needs a few; they come back on demand,
- * from the page cache.  Pages other processes map too are left alone by
- * the kernel.  Nothing is lost: these pages are clean copies of files
- * (relocated ones are anonymous, and stay unless there is swap).
- */
-static void release_code(void)
-{
-#ifdef MADV_PAGEOUT
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[1024];
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[8];
-		int n = 0;
-
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &n) < 3 || !n ||
-		    line[n] != '/' || perms[1] == 'w')
-			continue;
-		madvise((void *)lo, hi - lo, MADV_PAGEOUT);
-	}
-	fclose(f);
-#endif
-}
-
 static void converge_now(struct loop *l)
 {
 	agent_converge(&l->a);
 	malloc_trim(0); /* a run's memory goes back to the system, not to an idle heap */
-	release_code();
 }
 
 static int loop_run(struct loop *l)
