@@ -87,7 +87,9 @@ struct change {
 };
 
 /* a raw attribute as written (after merging), before decoding; the engine
- * drops val once the resource is decoded and prepared (key and positions stay) */
+ * drops val once the resource is decoded, and the whole list once every
+ * resource is prepared and ordered (run_prepare): only input errors need
+ * the positions */
 struct raw_attr {
 	const char *key;        /* interned: the schema's name, or the catalog's copy */
 	json_t *val;

@@ -531,6 +531,7 @@ static int broker_new(struct server *s, struct broker **ret, struct tend_err *er
 
 int broker_start(struct server *s, struct tend_err *err)
 {
+	struct tend_err why = { "" };
 	struct broker *b = NULL;
 	int r;
 
@@ -543,26 +544,30 @@ int broker_start(struct server *s, struct tend_err *err)
 	pthread_mutex_lock(&s->lock);
 	r = write_conf(b, err);
 	pthread_mutex_unlock(&s->lock);
-	if (r == 0) {
-		r = start_child(b);
-		if (r < 0)
-			err_set(err, r, "cannot start %s: %s", b->exe, strerror(-r));
+	if (r < 0) {
+		broker_free(b);
+		return r;
 	}
-	if (r == 0)
-		r = wait_ready(b, b->pid, err);
-	if (r == 0) {
-		r = -pthread_create(&b->thread, NULL, supervise, b);
-		if (r < 0)
-			err_set(err, r, "cannot start the broker's supervisor: %s", strerror(-r));
-		b->thread_started = r == 0;
-	}
+	/* a broker that cannot start now (its port taken, ...) is not fatal:
+	 * the API serves without it and the supervisor keeps trying */
+	r = start_child(b);
+	if (r < 0)
+		err_set(&why, r, "cannot start %s: %s", b->exe, strerror(-r));
+	else
+		r = wait_ready(b, b->pid, &why);
+	if (r < 0)
+		log_warnx("broker: %s; trying again", why.msg);
+	else
+		log_info("nats-server (pid %d) listens on %s, configuration %s", (int)b->pid,
+			 s->cfg.nats_listen, b->conf);
+	r = -pthread_create(&b->thread, NULL, supervise, b);
+	b->thread_started = r == 0;
 	s->broker = b;
 	if (r < 0) {
+		err_set(err, r, "cannot start the broker's supervisor: %s", strerror(-r));
 		broker_stop(s);
 		return r;
 	}
-	log_info("nats-server (pid %d) listens on %s, configuration %s", (int)b->pid,
-		 s->cfg.nats_listen, b->conf);
 	return 0;
 }
 

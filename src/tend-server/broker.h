@@ -40,11 +40,13 @@ int broker_conf_text(const struct broker_conf *c, const json_t *nodes, struct bu
 /*
  * broker_start - with cfg.nats_urls unset: write STATE/nats/nats.conf
  * and start nats-server with it, listening on cfg.nats_listen; returns
- * once it accepts connections (-EIO when it exits or stays silent for
- * 15 s, with its complaint on stderr) and keeps it running from a
- * thread of its own: restarted with a growing delay (0.25 s to 10 s)
- * whenever it dies.  With cfg.nats_urls set: nothing runs, s->broker
- * stays NULL.  Takes s->lock to read the enrolled nodes.
+ * once it listens, and keeps it running from a thread of its own:
+ * restarted with a growing delay (0.25 s to 10 s) whenever it dies.
+ * One that cannot start (its port is taken, it stays silent for 15 s)
+ * is logged and retried the same way: the API does not depend on it.
+ * Errors: a bad nats_listen, no nats-server installed, a configuration
+ * that cannot be written.  With cfg.nats_urls set: nothing runs,
+ * s->broker stays NULL.  Takes s->lock to read the enrolled nodes.
  */
 int broker_start(struct server *s, struct tend_err *err);
 

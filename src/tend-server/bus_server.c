@@ -489,22 +489,11 @@ void bus_server_stop(struct server *s)
 	if (!bs)
 		return;
 	bus_close(bs->bus);
+	log_info("bus: %lu catalog requests (%lu not modified, %lu catalogs sent), %lu reports "
+		 "stored, %lu events, %lu refused or failed",
+		 atomic_load(&bs->catalog_requests), atomic_load(&bs->not_modified),
+		 atomic_load(&bs->catalogs_sent), atomic_load(&bs->reports), atomic_load(&bs->events),
+		 atomic_load(&bs->errors));
 	s->bus = NULL;
 	bs_free(bs);
-}
-
-json_t *bus_server_stats(struct server *s)
-{
-	struct bus_server *bs = s ? s->bus : NULL;
-
-	if (!bs)
-		return json_pack("{s:b}", "connected", 0);
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "connected",
-			 bus_connected(bs->bus), "catalog_requests",
-			 (json_int_t)atomic_load(&bs->catalog_requests), "not_modified",
-			 (json_int_t)atomic_load(&bs->not_modified), "catalogs_sent",
-			 (json_int_t)atomic_load(&bs->catalogs_sent), "reports",
-			 (json_int_t)atomic_load(&bs->reports), "events",
-			 (json_int_t)atomic_load(&bs->events), "errors",
-			 (json_int_t)atomic_load(&bs->errors));
 }

@@ -38,11 +38,7 @@
  */
 int bus_server_start(struct server *s, struct tend_err *err);
 
-/* bus_server_stop - disconnect; no callback runs once it returns. */
+/* bus_server_stop - disconnect (and log what was served); no callback runs once it returns. */
 void bus_server_stop(struct server *s);
-
-/* bus_server_stats - {"connected","catalog_requests","not_modified","catalogs_sent",
- * "reports","events","errors"}. */
-json_t *bus_server_stats(struct server *s);
 
 #endif

@@ -259,9 +259,9 @@ struct db_cert {
 int db_cert_add(struct db *db, const struct db_cert *c, struct tend_err *err);
 
 /*
- * db_cert_find - node's newest certificate for the key with fingerprint:
- * {"serial","pem","issued","expires","issued_by","revoked" (time or
- * null)}; -ENOENT when none.
+ * db_cert_find - node's newest certificate for the key with fingerprint
+ * that has not expired: {"serial","pem","issued","expires","issued_by",
+ * "revoked" (time or null)}; -ENOENT when none.
  */
 int db_cert_find(struct db *db, const char *node, const char *fingerprint, json_t **ret,
 		 struct tend_err *err);

@@ -461,9 +461,9 @@ int db_cert_find(struct db *db, const char *node, const char *fingerprint, json_
 
 	r = db_prepare(db, &st, err,
 		       "SELECT serial, pem, issued, expires, issued_by, revoked FROM certs "
-		       "WHERE node = ?1 AND fingerprint = ?2 ORDER BY issued DESC, rowid DESC "
-		       "LIMIT 1",
-		       "tt", node, fingerprint);
+		       "WHERE node = ?1 AND fingerprint = ?2 AND expires > ?3 "
+		       "ORDER BY issued DESC, rowid DESC LIMIT 1",
+		       "ttI", node, fingerprint, db_now());
 	if (r < 0)
 		return r;
 	rc = sqlite3_step(st);

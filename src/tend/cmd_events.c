@@ -164,8 +164,8 @@ static void usage(FILE *f)
 	      "first: the newest --limit of them, then, with --follow, every new one as it\n"
 	      "arrives (^C to stop).\n\noptions:\n"
 	      "  -f, --follow        keep printing new events (asks every second)\n"
-	      "  -n, --node NODE     only this node's events\n"
-	      "  -l, --limit N       how many past events to show first (1-1000, default 50)\n",
+	      "      --node NODE     only this node's events\n"
+	      "  -n, --limit N       how many past events to show first (1-1000, default 50)\n",
 	      f);
 	fputs(API_COMMON_HELP "\nexit status: 0 done, 1 error or refused, 2 usage\n", f);
 }
@@ -175,8 +175,8 @@ int cmd_events(int argc, char **argv)
 	static const struct option opts[] = {
 		API_COMMON_OPTIONS,
 		{ "follow", no_argument, NULL, 'f' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "limit", required_argument, NULL, 'l' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "limit", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct events_args a = { .limit = 50 };
@@ -186,17 +186,17 @@ int cmd_events(int argc, char **argv)
 	int ch, r;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "hfn:l:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hfn:", opts, NULL)) != -1) {
 		if (api_opts_take(&a.o, ch, optarg))
 			continue;
 		if (ch == 'f') {
 			a.follow = true;
-		} else if (ch == 'n') {
+		} else if (ch == 'N') {
 			a.node = optarg;
-		} else if (ch == 'l' && str_to_ll(optarg, 10, 1, EVENTS_LIMIT_MAX, &v) == 0) {
+		} else if (ch == 'n' && str_to_ll(optarg, 10, 1, EVENTS_LIMIT_MAX, &v) == 0) {
 			a.limit = (long)v;
 		} else {
-			if (ch == 'l')
+			if (ch == 'n')
 				log_warnx("events: --limit takes a number from 1 to %d",
 					  EVENTS_LIMIT_MAX);
 			usage(stderr);

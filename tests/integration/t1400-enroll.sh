@@ -318,4 +318,26 @@ csr node7 node7
 enroll node7 "$TOK_MANY"
 expect_http 403
 
+step "tendd --enroll, with a token and without"
+TENDD=${TENDD:-$(dirname "$(dirname "$TEND")")/tendd/tendd}
+if [ -x "$TENDD" ]; then
+	TOK_AGENT=$(token --tags web --name t-agent)
+	expect_exit 0 "$TENDD" --enroll "$TOK_AGENT" --server "$SERVER_URL" --node agent1 --state "$T/agent1"
+	assert_mode "$T/agent1/node.key" 600
+	check "its certificate chains to the CA" openssl verify -CAfile "$T/ca.pem" "$T/agent1/node.pem"
+	api GET /v1/files/nodes/agent1.yaml
+	json_ok "its tags are in its document" "d['content'] == 'tags: [web]\n'"
+	expect_exit 3 "$TENDD" --enroll --server "$SERVER_URL" --node agent2 --state "$T/agent2"
+	expect_exit 0 cli nodes approve agent2
+	expect_exit 0 "$TENDD" --enroll --server "$SERVER_URL" --node agent2 --state "$T/agent2"
+	check "the approved certificate chains to the CA" openssl verify -CAfile "$T/ca.pem" "$T/agent2/node.pem"
+else
+	note "no tendd binary at $TENDD: its enrollment is not tried"
+fi
+
+step "the server stops cleanly"
+server_stop
+check "exit status 0" test "$SERVER_RC" = 0
+refute "no sanitizer report" grep -E 'Sanitizer|runtime error' "$SERVER_LOG"
+
 done_testing

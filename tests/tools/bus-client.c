@@ -113,7 +113,7 @@ static int do_listen(struct bus *b, const char *subject, long n, long timeout)
 		;
 	r = ls.got < ls.want ? -ETIMEDOUT : 0;
 	pthread_mutex_unlock(&ls.lock);
-	if (r == 0 && refused(b))
+	if (refused(b))
 		r = -EPERM;
 	return exit_code(r);
 }

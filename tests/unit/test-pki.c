@@ -88,6 +88,7 @@ struct csr_spec {
 	const char *ext_value;
 	bool password;        /* a challengePassword attribute */
 	EVP_PKEY *signer;     /* sign with another key than the request's */
+	long version;         /* 0: v1, the only one there is */
 };
 
 static char *make_csr(EVP_PKEY *k, const struct csr_spec *s)
@@ -104,6 +105,7 @@ static char *make_csr(EVP_PKEY *k, const struct csr_spec *s)
 		assert_true(X509_NAME_add_entry_by_NID(name, NID_organizationName, MBSTRING_UTF8,
 						       (const unsigned char *)s->org, -1, -1, 0));
 	assert_true(X509_REQ_set_subject_name(req, name));
+	assert_true(X509_REQ_set_version(req, s->version));
 	assert_true(X509_REQ_set_pubkey(req, k));
 	if (s->ext_nid) {
 		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
@@ -371,6 +373,16 @@ static void csr_with_a_weak_key_is_refused(void **state)
 	free(pem1);
 	EVP_PKEY_free(rsa);
 	EVP_PKEY_free(k1);
+}
+
+static void csr_of_an_unknown_version_is_refused(void **state)
+{
+	EVP_PKEY *k = new_key();
+	char *pem = make_csr(k, &(struct csr_spec){ .cn = "web01", .version = 1 });
+
+	check_refused(pem, "web01", "version");
+	free(pem);
+	EVP_PKEY_free(k);
 }
 
 static void csr_garbage_empty_or_oversized_is_refused(void **state)
@@ -834,6 +846,48 @@ static void server_certificate_is_kept_until_a_name_is_missing(void **state)
 	pki_ca_free(ca);
 }
 
+static void server_certificate_of_another_ca_is_replaced(void **state)
+{
+	struct fixture *f = *state;
+	struct tend_err err = { "" };
+	char other_dir[PATH_MAX], other_pem[PATH_MAX + 16];
+	struct pki_ca *ca = open_ca(f), *other = NULL;
+	char *foreign;
+
+	snprintf(other_dir, sizeof(other_dir), "%s/other", f->dir);
+	assert_int_equal(pki_ca_open(other_dir, true, &other, &err), 0);
+	assert_int_equal(pki_ca_server_cert(other, NULL, 730, &err), 0);
+	snprintf(other_pem, sizeof(other_pem), "%s/server.pem", other_dir);
+	foreign = read_text(other_pem);
+	/* ours is made, then replaced by the other CA's (same names, another issuer) */
+	assert_int_equal(pki_ca_server_cert(ca, NULL, 730, &err), 0);
+	write_text(pki_ca_path(ca, PKI_SERVER_CERT), foreign);
+	assert_int_equal(pki_ca_server_cert(ca, NULL, 730, &err), 0);
+	assert_string_not_equal(pki_ca_server_cert_pem(ca), foreign);
+	assert_int_equal(pki_verify_cert(pki_ca_cert_pem(ca), NULL, pki_ca_server_cert_pem(ca),
+					 PKI_SERVER_CN, NULL, &err),
+			 0);
+	free(foreign);
+	pki_ca_free(other);
+	pki_ca_free(ca);
+}
+
+static void server_certificate_near_its_end_is_renewed(void **state)
+{
+	struct fixture *f = *state;
+	struct tend_err err = { "" };
+	struct pki_ca *ca = open_ca(f);
+	char *first;
+
+	/* 30 days of 730 left is less than a third: renewed at the next start */
+	assert_int_equal(pki_ca_server_cert(ca, NULL, 30, &err), 0);
+	first = strdup(pki_ca_server_cert_pem(ca));
+	assert_int_equal(pki_ca_server_cert(ca, NULL, 730, &err), 0);
+	assert_string_not_equal(first, pki_ca_server_cert_pem(ca));
+	free(first);
+	pki_ca_free(ca);
+}
+
 /* ---- signatures ---- */
 
 static void signature_verifies_only_for_the_same_bytes_and_key(void **state)
@@ -890,6 +944,7 @@ int main(void)
 		T(csr_with_an_attribute_is_refused),
 		T(csr_signed_by_another_key_is_refused),
 		T(csr_with_a_weak_key_is_refused),
+		T(csr_of_an_unknown_version_is_refused),
 		T(csr_garbage_empty_or_oversized_is_refused),
 		T(ca_is_made_on_first_open_private_and_a_real_ca),
 		T(ca_reopened_is_the_same_ca),
@@ -910,6 +965,8 @@ int main(void)
 		T(certificate_for_another_name_or_the_ca_itself_does_not_verify),
 		T(server_certificate_serves_and_connects_for_its_addresses),
 		T(server_certificate_is_kept_until_a_name_is_missing),
+		T(server_certificate_of_another_ca_is_replaced),
+		T(server_certificate_near_its_end_is_renewed),
 		T(signature_verifies_only_for_the_same_bytes_and_key),
 	};
 #undef T

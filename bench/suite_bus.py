@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""suite_bus.py - catalog requests answered "not modified" through the
+broker (issue 6).
+
+tend-server runs with a fresh state directory: it creates its CA and
+starts its own nats-server (TLS, client certificates required).  The
+load generator bench/bus-load (C, lib/bus, built by meson next to
+tend-server) then connects CONNS times with the server's certificate,
+learns the catalog hash of each of NODES node names, and keeps WINDOW
+requests in flight per connection for SECONDS: each request names a node
+and the hash it has, and each answer sends the next request.  This is
+what a fleet of agents does on every run when nothing changed: the
+whole path is TLS to the broker, the broker's routing (queue group
+"tend-server"), tend-server's handler (HEAD lookup, hash table, answer)
+and back.
+
+Metric: not-modified answers per second (every answer must be one, else
+the run fails).  Target: >= 20,000/s on this machine.  tend-server,
+nats-server and the load generator share the machine's cores.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import benchlib as bl
+
+NODES = 1000
+CONNS = 4
+WINDOW = 256
+TARGET = 20000.0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_health(url, proc, log):
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise bl.BenchError("tend-server exited (%s); see %s" % (proc.returncode, log))
+        try:
+            with urllib.request.urlopen(url + "/v1/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise bl.BenchError("tend-server does not answer on %s; see %s" % (url, log))
+
+
+def rss_kb(pid, key="VmHWM"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def nats_child(pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid), "-x", "nats-server"],
+                             capture_output=True, text=True, timeout=10).stdout.split()
+        return int(out[0]) if out else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+def main():
+    work = bl.env("BENCH_WORK")
+    server = bl.env("BENCH_TEND_SERVER")
+    quick = bl.env("BENCH_QUICK", "0") == "1"
+    runs = int(bl.env("BENCH_RUNS", "3" if quick else "5"))
+    seconds = 3 if quick else 5
+    if not server or not os.access(server, os.X_OK):
+        raise bl.BenchError("no tend-server binary (BENCH_TEND_SERVER=%s)" % server)
+    load = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(server))),
+                        "bench", "bus-load")
+    if not os.access(load, os.X_OK):
+        raise bl.BenchError("no load generator at %s (meson builds bench/bus-load)" % load)
+    logs = os.path.join(work, "logs")
+    os.makedirs(logs, exist_ok=True)
+    state = os.path.join(work, "bus-state")
+    port, nport = free_port(), free_port()
+    slog = os.path.join(logs, "bus-server.log")
+    with open(slog, "w") as lf:
+        proc = subprocess.Popen([server, "--state", state, "--listen", "127.0.0.1:%d" % port,
+                                 "--nats-listen", "127.0.0.1:%d" % nport],
+                                stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+    measured = []
+    try:
+        wait_health("http://127.0.0.1:%d" % port, proc, slog)
+        ca = os.path.join(state, "ca")
+        argv = [load, "--url", "tls://127.0.0.1:%d" % nport, "--ca", os.path.join(ca, "ca.pem"),
+                "--cert", os.path.join(ca, "server.pem"), "--key", os.path.join(ca, "server.key"),
+                "--nodes", str(NODES), "--conns", str(CONNS), "--window", str(WINDOW),
+                "--seconds", str(seconds)]
+        for i in range(runs + 1):  # the first is a warm-up (catalogs compiled, hashes cached)
+            log = os.path.join(logs, "bus-%d.log" % i)
+            r = bl.measure(argv, log, os.path.join(logs, "bus-%d.json" % i))
+            text = open(log).read()
+            try:
+                doc = json.loads(text[text.find("{"):text.rfind("}") + 1])
+            except ValueError:
+                raise bl.BenchError("bus-load printed no result; see %s" % log)
+            if r["exit"] != 0 or doc.get("other") or not doc.get("not_modified"):
+                raise bl.BenchError("bus-load failed (exit %s, %s other answers); see %s"
+                                    % (r["exit"], doc.get("other"), log))
+            r.update(doc)
+            if i:
+                measured.append(r)
+            bl.log("  run %d: %.0f not-modified answers/s (%d in %.1f s)"
+                   % (i, doc["per_second"], doc["not_modified"], doc["seconds"]))
+        server_rss = rss_kb(proc.pid)
+        npid = nats_child(proc.pid)
+        nats_rss = rss_kb(npid) if npid else 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    row = bl.summarize({"tool": "tend-server", "workload": "%d nodes" % NODES,
+                        "phase": "not-modified", "unit": "/s", "nodes": NODES,
+                        "conns": CONNS, "window": WINDOW, "ratio_to": None, "ratio": None,
+                        "server_maxrss_kb": server_rss, "nats_maxrss_kb": nats_rss},
+                       measured, metric="per_second")
+    target = {"name": ">= %d catalog requests answered not-modified per second" % TARGET,
+              "pass": row["median"] >= TARGET,
+              "detail": "median %.0f/s (min %.0f, max %.0f); tend-server max RSS %d kB, "
+                        "nats-server %d kB" % (row["median"], row["min"], row["max"],
+                                                server_rss, nats_rss)}
+    bl.write_suite({"suite": "bus",
+                    "title": "the bus: catalog requests answered not-modified per second",
+                    "tools": {"tend-server": bl.command_version([server, "--version"]),
+                              "nats-server": bl.command_version(["nats-server", "--version"])},
+                    "notes": ["bench/bus-load: %d TLS connections x %d requests in flight, "
+                              "%d s per run, over %d node names, through the nats-server that "
+                              "tend-server runs; maxRSS is the load generator's" %
+                              (CONNS, WINDOW, seconds, NODES),
+                              "tend-server, nats-server and the load generator share %s cores"
+                              % os.cpu_count()],
+                    "rows": [row], "targets": [target]})
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except bl.BenchError as e:
+        bl.log("suite bus: %s" % e)
+        sys.exit(1)
