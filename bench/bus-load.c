@@ -132,29 +132,53 @@ static double now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int parse_args(int argc, char **argv, struct bus_opts *o, const char **urls,
-		      long long v[4])
+static int parse_args(int argc, char **argv, struct bus_opts *o, const char **urls, long long v[4])
 {
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },    { "ca", required_argument, NULL, 'a' },
-		{ "cert", required_argument, NULL, 'c' },   { "key", required_argument, NULL, 'k' },
-		{ "nodes", required_argument, NULL, 'n' },  { "conns", required_argument, NULL, 'C' },
-		{ "window", required_argument, NULL, 'w' }, { "seconds", required_argument, NULL, 's' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "conns", required_argument, NULL, 'C' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "seconds", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'u': urls[0] = optarg; break;
-		case 'a': o->ca = optarg; break;
-		case 'c': o->cert = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'n': if (str_to_ll(optarg, 10, 1, 1000000, &v[0]) < 0) return -1; break;
-		case 'C': if (str_to_ll(optarg, 10, 1, CONNS_MAX, &v[1]) < 0) return -1; break;
-		case 'w': if (str_to_ll(optarg, 10, 1, 100000, &v[2]) < 0) return -1; break;
-		case 's': if (str_to_ll(optarg, 10, 1, 3600, &v[3]) < 0) return -1; break;
-		default: return -1;
+		case 'u':
+			urls[0] = optarg;
+			break;
+		case 'a':
+			o->ca = optarg;
+			break;
+		case 'c':
+			o->cert = optarg;
+			break;
+		case 'k':
+			o->key = optarg;
+			break;
+		case 'n':
+			if (str_to_ll(optarg, 10, 1, 1000000, &v[0]) < 0)
+				return -1;
+			break;
+		case 'C':
+			if (str_to_ll(optarg, 10, 1, CONNS_MAX, &v[1]) < 0)
+				return -1;
+			break;
+		case 'w':
+			if (str_to_ll(optarg, 10, 1, 100000, &v[2]) < 0)
+				return -1;
+			break;
+		case 's':
+			if (str_to_ll(optarg, 10, 1, 3600, &v[3]) < 0)
+				return -1;
+			break;
+		default:
+			return -1;
 		}
 	}
 	return urls[0] && o->ca && o->cert && o->key ? 0 : -1;
@@ -173,7 +197,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o, urls, v) < 0) {
 		fputs("usage: bus-load --url URL --ca CA --cert CERT --key KEY [--nodes N]"
-		      " [--conns C] [--window W] [--seconds S]\n", stderr);
+		      " [--conns C] [--window W] [--seconds S]\n",
+		      stderr);
 		return 1;
 	}
 	l.nodes = (long)v[0];
@@ -186,7 +211,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		bus_inbox(conns[i].bus, conns[i].inbox, sizeof(conns[i].inbox));
-		if (bus_subscribe(conns[i].bus, conns[i].inbox, NULL, on_answer, &conns[i], &err) < 0) {
+		if (bus_subscribe(conns[i].bus, conns[i].inbox, NULL, on_answer, &conns[i], &err) <
+		    0) {
 			fprintf(stderr, "bus-load: %s\n", err.msg);
 			goto out;
 		}

@@ -3,15 +3,25 @@
  * with a client certificate, reconnection for ever with backoff and
  * jitter, requests, publications, subscriptions.
  *
- * cnats does the protocol; this file chooses its options once so that
- * both binaries behave the same, turns natsStatus into -errno with a
- * message, and keeps the connection's state (up or down) where
- * bus_connected can read it without asking cnats.
+ * cnats does the protocol and reconnects by itself.  But it gives up on
+ * a connection in some cases (a peer that accepts TCP and never speaks
+ * NATS at the first connect, refused authentication twice, ...) and then
+ * closes it for good.  A keeper thread watches for that: a connection
+ * that cnats closed while we did not ask is replaced by a new one, made
+ * from the same options after the same backoff, with every subscription
+ * made again.  So "never gives up" holds whatever cnats decides.
  *
- * cnats keeps process-wide threads and memory (its timer and delivery
- * threads, its SSL initialisation).  They are released when the last
- * connection of the process is closed, so that sanitizer builds report
- * no leak and a daemon that closes its bus holds nothing of cnats.
+ * Each cnats connection has its own small record (struct bus_conn) that
+ * its callbacks receive, so that a late callback of a replaced
+ * connection never touches its successor; a record is freed once cnats
+ * has made its last callback (the closed callback).  Subscriptions keep
+ * one record for their whole life (struct bus_sub), whatever connection
+ * carries them.  b->rw guards which connection is current: every
+ * operation holds it for reading, the keeper for writing while it swaps.
+ *
+ * cnats keeps process-wide threads and memory; they are left to the
+ * process's exit (releasing them with nats_Close crashes in OpenSSL's
+ * own exit handler, and they are reachable, not leaked).
  */
 #include "bus/bus.h"
 
@@ -35,33 +45,54 @@
 #define BUS_RECONNECT_MAX_MS 10000
 #define BUS_CN_MAX 64
 #define BUS_CLOSE_WAIT_MS 5000
+#define BUS_KEEPER_TICK_MS 500
+
+struct bus;
+
+/* One cnats connection: what its callbacks get. */
+struct bus_conn {
+	struct bus *bus;
+	natsConnection *nc;
+	bool closed; /* its closed callback ran: no callback follows (under bus.lock) */
+};
 
 struct bus_sub {
 	struct bus *bus;
-	natsSubscription *sub;
+	char *subject, *queue;
 	bus_msg_fn *cb;
 	void *arg;
-	bool done; /* its last callback has returned (under bus.lock) */
+	natsSubscription *sub; /* on the current connection */
 };
 
 struct bus {
-	natsConnection *nc;
+	natsOptions *opts;
 	void (*on_state)(void *arg, bool connected);
 	void *arg;
 	int reconnect_max_ms;
 	atomic_bool up;
-	atomic_bool closing;   /* bus_close started: on_state is not called */
-	pthread_mutex_t lock;  /* subs, last_error, closed */
-	pthread_cond_t cond;   /* closed or a subscription done */
-	bool closed;           /* cnats' closed callback ran: no callback follows */
+	atomic_bool closing; /* bus_close started: nothing new, no on_state */
+	pthread_rwlock_t rw; /* conn (read: use it; write: replace it) */
+	struct bus_conn *conn;
+	pthread_mutex_t lock; /* subs, last_error, every bus_conn.closed, live_subs */
+	pthread_cond_t cond;  /* a conn closed, a subscription done, closing */
 	struct bus_sub **subs;
 	size_t nsubs;
+	int live_subs; /* cnats subscriptions whose last callback is not done */
+	pthread_t keeper;
+	bool keeper_started;
 	char inbox[BUS_CN_MAX + 16]; /* "_INBOX.<CN>" */
 	char last_error[512];
 };
 
-/* Open connections in this process: the last one closed closes cnats. */
-static atomic_int bus_open_count;
+/* rand_u32 - a random number that differs between processes (jitter). */
+static uint32_t rand_u32(void)
+{
+	uint32_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+		v = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^ (uint32_t)clock();
+	return v;
+}
 
 /* status_errno - a natsStatus as -errno. */
 static int status_errno(natsStatus s)
@@ -101,22 +132,20 @@ static int nats_err(struct tend_err *err, natsStatus s, const char *what)
 		       text && *text ? text : natsStatus_GetText(s));
 }
 
-/* rand_u32 - a random number that differs between processes (jitter). */
-static uint32_t rand_u32(void)
+/* ---- connection callbacks (cnats threads) ---- */
+
+/* set_up - the state of conn c changed: only the current one counts. */
+static void set_up(struct bus_conn *c, bool up)
 {
-	uint32_t v = 0;
+	struct bus *b = c->bus;
+	bool current, was;
 
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
-		v = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^ (uint32_t)clock();
-	return v;
-}
-
-/* ---- connection state callbacks (cnats threads) ---- */
-
-static void set_up(struct bus *b, bool up)
-{
-	bool was = atomic_exchange(&b->up, up);
-
+	pthread_mutex_lock(&b->lock);
+	current = b->conn == c;
+	pthread_mutex_unlock(&b->lock);
+	if (!current)
+		return;
+	was = atomic_exchange(&b->up, up);
 	if (was != up && b->on_state && !atomic_load(&b->closing))
 		b->on_state(b->arg, up);
 }
@@ -134,18 +163,19 @@ static void on_disconnected(natsConnection *nc, void *closure)
 /* on_closed - the last callback cnats makes for a connection. */
 static void on_closed(natsConnection *nc, void *closure)
 {
-	struct bus *b = closure;
+	struct bus_conn *c = closure;
+	struct bus *b = c->bus;
 
-	set_up(b, false);
+	set_up(c, false);
 	pthread_mutex_lock(&b->lock);
-	b->closed = true;
+	c->closed = true;
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
 }
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
 {
-	struct bus *b = closure;
+	struct bus *b = ((struct bus_conn *)closure)->bus;
 	const char *text = NULL;
 
 	if (natsConnection_GetLastError(nc, &text) == NATS_OK || !text || !*text)
@@ -155,14 +185,9 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus s, vo
 	pthread_mutex_unlock(&b->lock);
 }
 
-/*
- * reconnect_delay - the wait before the next round over the URLs: 100 ms
- * doubling each round up to the cap, plus up to half of it at random
- * (attempts counts the rounds since the connection was lost).
- */
-static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
+/* backoff_ms - 100 ms doubling per round up to the cap, plus up to half at random. */
+static int64_t backoff_ms(const struct bus *b, int attempts)
 {
-	const struct bus *b = closure;
 	int64_t d = BUS_RECONNECT_FIRST_MS;
 
 	for (int i = 1; i < attempts && d < b->reconnect_max_ms; i++)
@@ -170,6 +195,12 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 	if (d > b->reconnect_max_ms)
 		d = b->reconnect_max_ms;
 	return d + (int64_t)(rand_u32() % (uint32_t)(d / 2 + 1));
+}
+
+/* reconnect_delay - cnats' wait before the next round over the URLs. */
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
+{
+	return backoff_ms(closure, attempts);
 }
 
 /* ---- connecting ---- */
@@ -215,7 +246,7 @@ static int count_urls(const char *const *urls)
 	return n;
 }
 
-/* set_options - every cnats option tend uses; 0 or -errno with err. */
+/* set_options - every cnats option tend uses but the callbacks' closure. */
 static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 		       struct tend_err *err)
 {
@@ -239,13 +270,7 @@ static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 	natsOptions_SetCustomInboxPrefix(no, b->inbox);
 	natsOptions_SetAllowReconnect(no, true);
 	natsOptions_SetMaxReconnect(no, -1);
-	natsOptions_SetReconnectJitter(no, 100, 1000);
 	natsOptions_SetCustomReconnectDelay(no, reconnect_delay, b);
-	natsOptions_SetRetryOnFailedConnect(no, true, on_connected, b);
-	natsOptions_SetReconnectedCB(no, on_connected, b);
-	natsOptions_SetDisconnectedCB(no, on_disconnected, b);
-	natsOptions_SetClosedCB(no, on_closed, b);
-	natsOptions_SetErrorHandler(no, on_error, b);
 	natsOptions_SetFailRequestsOnDisconnect(no, true);
 	natsOptions_SetTimeout(no, 5000);
 	natsOptions_SetPingInterval(no, 30000);
@@ -254,39 +279,199 @@ static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 	return 0;
 }
 
-static void bus_free(struct bus *b)
+/*
+ * conn_new - a new cnats connection for b (connected, or connecting in
+ * the background); NULL when cnats refuses at once.
+ */
+static struct bus_conn *conn_new(struct bus *b, struct tend_err *err)
 {
-	for (size_t i = 0; i < b->nsubs; i++)
-		free(b->subs[i]);
-	free(b->subs);
-	pthread_cond_destroy(&b->cond);
-	pthread_mutex_destroy(&b->lock);
-	free(b);
+	struct bus_conn *c = xcalloc(1, sizeof(*c));
+	natsStatus s;
+
+	c->bus = b;
+	natsOptions_SetRetryOnFailedConnect(b->opts, true, on_connected, c);
+	natsOptions_SetReconnectedCB(b->opts, on_connected, c);
+	natsOptions_SetDisconnectedCB(b->opts, on_disconnected, c);
+	natsOptions_SetClosedCB(b->opts, on_closed, c);
+	natsOptions_SetErrorHandler(b->opts, on_error, c);
+	s = natsConnection_Connect(&c->nc, b->opts);
+	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+		nats_err(err, s, "connecting to the broker");
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
-/* lib_release - close cnats when no connection of ours is open any more. */
-static void lib_release(void)
+/* on_sub_done - cnats is done with one of our subscriptions. */
+static void on_sub_done(void *closure)
 {
-	if (atomic_fetch_sub(&bus_open_count, 1) == 1)
-		nats_ReleaseThreadMemory();
+	struct bus *b = closure;
+
+	pthread_mutex_lock(&b->lock);
+	b->live_subs--;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+	struct bus_sub *bs = closure;
+
+	bs->cb(bs->arg, natsMsg_GetSubject(m), natsMsg_GetReply(m), natsMsg_GetData(m),
+	       (size_t)natsMsg_GetDataLength(m));
+	natsMsg_Destroy(m);
+}
+
+/* sub_on - subscribe bs on connection nc into *ret. */
+static natsStatus sub_on(struct bus_sub *bs, natsConnection *nc, natsSubscription **ret)
+{
+	natsSubscription *sub = NULL;
+	natsStatus s;
+
+	if (bs->queue)
+		s = natsConnection_QueueSubscribe(&sub, nc, bs->subject, bs->queue, on_msg, bs);
+	else
+		s = natsConnection_Subscribe(&sub, nc, bs->subject, on_msg, bs);
+	if (s != NATS_OK)
+		return s;
+	pthread_mutex_lock(&bs->bus->lock);
+	bs->bus->live_subs++;
+	pthread_mutex_unlock(&bs->bus->lock);
+	natsSubscription_SetOnCompleteCB(sub, on_sub_done, bs->bus);
+	/* a catalog storm must not be dropped by cnats before we see it */
+	natsSubscription_SetPendingLimits(sub, 65536, (int)(256 << 20));
+	*ret = sub;
+	return NATS_OK;
+}
+
+/* wait_closed - wait (at most BUS_CLOSE_WAIT_MS) until c's closed callback ran. */
+static bool wait_closed(struct bus *b, struct bus_conn *c)
+{
+	struct timespec t;
+	bool done;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += BUS_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&b->lock);
+	while (!c->closed && pthread_cond_timedwait(&b->cond, &b->lock, &t) != ETIMEDOUT)
+		;
+	done = c->closed;
+	pthread_mutex_unlock(&b->lock);
+	return done;
+}
+
+/* pause_ms - sleep ms unless closing; true when closing. */
+static bool pause_ms(struct bus *b, int64_t ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->lock);
+	while (!atomic_load(&b->closing) &&
+	       pthread_cond_timedwait(&b->cond, &b->lock, &t) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&b->lock);
+	return atomic_load(&b->closing);
+}
+
+/*
+ * replace - a new connection instead of the closed current one, every
+ * subscription moved to it; the old one is freed once cnats is done.
+ */
+static void replace(struct bus *b)
+{
+	natsSubscription **old_subs;
+	struct bus_conn *c = conn_new(b, NULL), *old;
+	size_t n;
+
+	if (!c)
+		return;
+	pthread_rwlock_wrlock(&b->rw);
+	pthread_mutex_lock(&b->lock);
+	old = b->conn;
+	b->conn = c;
+	n = b->nsubs;
+	old_subs = xcalloc(n + 1, sizeof(*old_subs));
+	pthread_mutex_unlock(&b->lock);
+	for (size_t i = 0; i < n; i++) {
+		old_subs[i] = b->subs[i]->sub;
+		b->subs[i]->sub = NULL;
+		sub_on(b->subs[i], c->nc, &b->subs[i]->sub);
+	}
+	pthread_rwlock_unlock(&b->rw);
+	if (natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED)
+		set_up(c, true);
+	for (size_t i = 0; i < n; i++)
+		natsSubscription_Destroy(old_subs[i]);
+	free(old_subs);
+	if (wait_closed(b, old)) {
+		natsConnection_Destroy(old->nc);
+		free(old);
+	} /* else cnats may still call it: better kept than freed */
+}
+
+/* keeper - replace the connection whenever cnats closed it behind our back. */
+static void *keeper(void *arg)
+{
+	struct bus *b = arg;
+	int rounds = 0;
+
+	while (!pause_ms(b, BUS_KEEPER_TICK_MS)) {
+		bool closed;
+
+		pthread_rwlock_rdlock(&b->rw);
+		closed = natsConnection_IsClosed(b->conn->nc);
+		pthread_rwlock_unlock(&b->rw);
+		if (!closed) {
+			rounds = 0;
+			continue;
+		}
+		if (pause_ms(b, backoff_ms(b, ++rounds)))
+			break;
+		replace(b);
+	}
+	return NULL;
+}
+
+static void bus_free(struct bus *b)
+{
+	for (size_t i = 0; i < b->nsubs; i++) {
+		free(b->subs[i]->subject);
+		free(b->subs[i]->queue);
+		free(b->subs[i]);
+	}
+	free(b->subs);
+	natsOptions_Destroy(b->opts);
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+	pthread_rwlock_destroy(&b->rw);
+	free(b);
 }
 
 int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err)
 {
 	char cn[BUS_CN_MAX];
-	natsOptions *no = NULL;
 	struct bus *b;
 	natsStatus s;
 	int r;
 
 	if (!o || !count_urls(o->urls) || !o->ca || !o->cert || !o->key)
-		return err_set(err, -EINVAL, "the bus needs broker URLs, a CA, a certificate and a key");
+		return err_set(err, -EINVAL,
+			       "the bus needs broker URLs, a CA, a certificate and a key");
 	r = cert_cn(o->cert, cn, sizeof(cn), err);
 	if (r < 0)
 		return r;
 	b = xcalloc(1, sizeof(*b));
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	pthread_rwlock_init(&b->rw, NULL);
 	b->on_state = o->on_state;
 	b->arg = o->arg;
 	b->reconnect_max_ms = o->reconnect_max_ms > 0 ? o->reconnect_max_ms : BUS_RECONNECT_MAX_MS;
@@ -295,49 +480,63 @@ int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err
 	for (char *p = b->inbox + 7; *p; p++)
 		if (*p == '.')
 			*p = '~';
-	atomic_fetch_add(&bus_open_count, 1);
-	s = natsOptions_Create(&no);
+	s = natsOptions_Create(&b->opts);
 	if (s != NATS_OK) {
 		r = nats_err(err, s, "cnats");
 		goto fail;
 	}
-	r = set_options(no, o, b, err);
+	r = set_options(b->opts, o, b, err);
 	if (r < 0)
 		goto fail;
-	s = natsConnection_Connect(&b->nc, no);
-	if (s == NATS_OK) {
-		atomic_store(&b->up, true);
-		if (b->on_state)
-			b->on_state(b->arg, true);
-	} else if (s != NATS_NOT_YET_CONNECTED) {
-		r = nats_err(err, s, "connecting to the broker");
+	b->conn = conn_new(b, err);
+	if (!b->conn) {
+		r = -EIO;
 		goto fail;
 	}
-	natsOptions_Destroy(no);
+	if (natsConnection_Status(b->conn->nc) == NATS_CONN_STATUS_CONNECTED)
+		set_up(b->conn, true);
+	r = -pthread_create(&b->keeper, NULL, keeper, b);
+	if (r < 0) {
+		err_set(err, r, "cannot start a thread: %s", strerror(-r));
+		b->keeper_started = false;
+		bus_close(b);
+		return r;
+	}
+	b->keeper_started = true;
 	*ret = b;
 	return 0;
 fail:
-	natsOptions_Destroy(no);
 	bus_free(b);
-	lib_release();
 	return r;
 }
 
 /* ---- messages ---- */
 
-/* check_send - -ENOTCONN / -EMSGSIZE / -EINVAL before anything is sent. */
-static int check_send(struct bus *b, const char *subject, size_t len, struct tend_err *err)
+/*
+ * send_begin - -EINVAL / -EMSGSIZE / -ENOTCONN before anything is sent;
+ * on 0 the caller holds b->rw for reading (send_end releases it).
+ */
+static int send_begin(struct bus *b, const char *subject, size_t len, struct tend_err *err)
 {
-	if (!b || !b->nc)
+	if (!b)
 		return err_set(err, -ENOTCONN, "no bus");
 	if (!subject || !*subject || strlen(subject) >= BUS_SUBJECT_MAX)
 		return err_set(err, -EINVAL, "bad subject");
 	if (len > BUS_PAYLOAD_MAX)
 		return err_set(err, -EMSGSIZE, "%s: %zu bytes is more than the bus carries (%zu)",
 			       subject, len, BUS_PAYLOAD_MAX);
-	if (!atomic_load(&b->up) || natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED)
+	pthread_rwlock_rdlock(&b->rw);
+	if (!atomic_load(&b->up) ||
+	    natsConnection_Status(b->conn->nc) != NATS_CONN_STATUS_CONNECTED) {
+		pthread_rwlock_unlock(&b->rw);
 		return err_set(err, -ENOTCONN, "%s: not connected to the broker", subject);
+	}
 	return 0;
+}
+
+static void send_end(struct bus *b)
+{
+	pthread_rwlock_unlock(&b->rw);
 }
 
 int bus_request(struct bus *b, const char *subject, const void *data, size_t len, int timeout_ms,
@@ -347,12 +546,13 @@ int bus_request(struct bus *b, const char *subject, const void *data, size_t len
 	natsStatus s;
 	size_t n;
 	char *out;
-	int r = check_send(b, subject, len, err);
+	int r = send_begin(b, subject, len, err);
 
 	if (r < 0)
 		return r;
-	s = natsConnection_Request(&m, b->nc, subject, data, (int)len,
+	s = natsConnection_Request(&m, b->conn->nc, subject, data, (int)len,
 				   timeout_ms > 0 ? timeout_ms : 1);
+	send_end(b);
 	if (s == NATS_TIMEOUT)
 		return err_set(err, -ETIMEDOUT, "%s: no answer within %d ms", subject, timeout_ms);
 	if (s == NATS_NO_RESPONDERS)
@@ -377,14 +577,15 @@ int bus_publish_request(struct bus *b, const char *subject, const char *reply, c
 			size_t len, struct tend_err *err)
 {
 	natsStatus s;
-	int r = check_send(b, subject, len, err);
+	int r = send_begin(b, subject, len, err);
 
 	if (r < 0)
 		return r;
 	if (reply)
-		s = natsConnection_PublishRequest(b->nc, subject, reply, data, (int)len);
+		s = natsConnection_PublishRequest(b->conn->nc, subject, reply, data, (int)len);
 	else
-		s = natsConnection_Publish(b->nc, subject, data, (int)len);
+		s = natsConnection_Publish(b->conn->nc, subject, data, (int)len);
+	send_end(b);
 	return s == NATS_OK ? 0 : nats_err(err, s, subject);
 }
 
@@ -398,11 +599,13 @@ int bus_respond(struct bus *b, const char *reply, const void *data, size_t len)
 {
 	natsStatus s;
 
-	if (!b || !b->nc || !reply || !*reply)
+	if (!b || !reply || !*reply)
 		return -EINVAL;
 	if (len > BUS_PAYLOAD_MAX)
 		return -EMSGSIZE;
-	s = natsConnection_Publish(b->nc, reply, data, (int)len);
+	pthread_rwlock_rdlock(&b->rw);
+	s = natsConnection_Publish(b->conn->nc, reply, data, (int)len);
+	pthread_rwlock_unlock(&b->rw);
 	return status_errno(s);
 }
 
@@ -422,69 +625,65 @@ int bus_inbox(struct bus *b, char *out, size_t len)
 	return w > 0 && (size_t)w < len ? 0 : -ENAMETOOLONG;
 }
 
-static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
-{
-	struct bus_sub *bs = closure;
-
-	bs->cb(bs->arg, natsMsg_GetSubject(m), natsMsg_GetReply(m), natsMsg_GetData(m),
-	       (size_t)natsMsg_GetDataLength(m));
-	natsMsg_Destroy(m);
-}
-
-/* on_sub_done - cnats is done with bs: its last message callback returned. */
-static void on_sub_done(void *closure)
-{
-	struct bus_sub *bs = closure;
-
-	pthread_mutex_lock(&bs->bus->lock);
-	bs->done = true;
-	pthread_cond_broadcast(&bs->bus->cond);
-	pthread_mutex_unlock(&bs->bus->lock);
-}
-
 int bus_subscribe(struct bus *b, const char *subject, const char *queue, bus_msg_fn *cb, void *arg,
 		  struct tend_err *err)
 {
 	struct bus_sub *bs;
 	natsStatus s;
 
-	if (!b || !b->nc || !cb)
+	if (!b || !cb)
 		return err_set(err, -EINVAL, "no bus or no callback");
 	if (!subject || !*subject || strlen(subject) >= BUS_SUBJECT_MAX)
 		return err_set(err, -EINVAL, "bad subject");
 	bs = xcalloc(1, sizeof(*bs));
 	bs->bus = b;
+	bs->subject = xstrdup(subject);
+	bs->queue = queue ? xstrdup(queue) : NULL;
 	bs->cb = cb;
 	bs->arg = arg;
-	if (queue)
-		s = natsConnection_QueueSubscribe(&bs->sub, b->nc, subject, queue, on_msg, bs);
-	else
-		s = natsConnection_Subscribe(&bs->sub, b->nc, subject, on_msg, bs);
+	/* under the write lock: the keeper cannot move subscriptions meanwhile */
+	pthread_rwlock_wrlock(&b->rw);
+	s = sub_on(bs, b->conn->nc, &bs->sub);
+	if (s == NATS_CONNECTION_CLOSED)
+		s = NATS_OK; /* cnats gave this connection up: the keeper's next one has it */
+	if (s == NATS_OK) {
+		pthread_mutex_lock(&b->lock);
+		b->subs = xrealloc(b->subs, (b->nsubs + 1) * sizeof(*b->subs));
+		b->subs[b->nsubs++] = bs;
+		pthread_mutex_unlock(&b->lock);
+	}
+	pthread_rwlock_unlock(&b->rw);
 	if (s != NATS_OK) {
+		free(bs->subject);
+		free(bs->queue);
 		free(bs);
 		return nats_err(err, s, subject);
 	}
-	natsSubscription_SetOnCompleteCB(bs->sub, on_sub_done, bs);
-	/* a catalog storm must not be dropped by cnats before we see it */
-	natsSubscription_SetPendingLimits(bs->sub, 65536, (int)(256 << 20));
-	pthread_mutex_lock(&b->lock);
-	b->subs = xrealloc(b->subs, (b->nsubs + 1) * sizeof(*b->subs));
-	b->subs[b->nsubs++] = bs;
-	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
 
 int bus_flush(struct bus *b, int timeout_ms)
 {
-	if (!b || !b->nc)
+	natsStatus s;
+
+	if (!b)
 		return -ENOTCONN;
-	return status_errno(natsConnection_FlushTimeout(b->nc, timeout_ms > 0 ? timeout_ms : 1));
+	pthread_rwlock_rdlock(&b->rw);
+	s = natsConnection_FlushTimeout(b->conn->nc, timeout_ms > 0 ? timeout_ms : 1);
+	pthread_rwlock_unlock(&b->rw);
+	return status_errno(s);
 }
 
 bool bus_connected(struct bus *b)
 {
-	return b && b->nc && atomic_load(&b->up) &&
-	       natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+	bool up;
+
+	if (!b || !atomic_load(&b->up))
+		return false;
+	pthread_rwlock_rdlock(&b->rw);
+	up = natsConnection_Status(b->conn->nc) == NATS_CONN_STATUS_CONNECTED;
+	pthread_rwlock_unlock(&b->rw);
+	return up;
 }
 
 void bus_last_error(struct bus *b, char *out, size_t len)
@@ -502,12 +701,7 @@ void bus_last_error(struct bus *b, char *out, size_t len)
 /* all_done - whether cnats will call nothing of b any more (under b->lock). */
 static bool all_done(const struct bus *b)
 {
-	if (!b->closed)
-		return false;
-	for (size_t i = 0; i < b->nsubs; i++)
-		if (!b->subs[i]->done)
-			return false;
-	return true;
+	return b->conn->closed && b->live_subs <= 0;
 }
 
 void bus_close(struct bus *b)
@@ -517,25 +711,31 @@ void bus_close(struct bus *b)
 
 	if (!b)
 		return;
+	pthread_mutex_lock(&b->lock);
 	atomic_store(&b->closing, true);
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	if (b->keeper_started)
+		pthread_join(b->keeper, NULL);
 	for (size_t i = 0; i < b->nsubs; i++)
 		natsSubscription_Unsubscribe(b->subs[i]->sub);
-	natsConnection_Close(b->nc);
+	natsConnection_Close(b->conn->nc);
 	/* cnats calls back from its own threads after Close returns: wait for
 	 * the last of those calls before b goes away */
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += BUS_CLOSE_WAIT_MS / 1000;
 	pthread_mutex_lock(&b->lock);
-	while (!(done = all_done(b)))
+	while (!all_done(b))
 		if (pthread_cond_timedwait(&b->cond, &b->lock, &deadline) == ETIMEDOUT)
 			break;
 	done = all_done(b);
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; i < b->nsubs; i++)
 		natsSubscription_Destroy(b->subs[i]->sub);
-	natsConnection_Destroy(b->nc);
+	natsConnection_Destroy(b->conn->nc);
 	if (!done)
 		return; /* a callback may still come: keeping b is better than a crash */
+	free(b->conn);
 	bus_free(b);
-	lib_release();
+	nats_ReleaseThreadMemory();
 }

@@ -39,13 +39,13 @@
 struct bus;
 
 struct bus_opts {
-	const char *const *urls;   /* NULL-terminated: "tls://127.0.0.1:4222", ... */
-	const char *ca;            /* PEM file: the CA that signed the broker's cert */
-	const char *cert, *key;    /* PEM files: this client's certificate and key */
-	const char *name;          /* connection name the broker shows (may be NULL) */
+	const char *const *urls; /* NULL-terminated: "tls://127.0.0.1:4222", ... */
+	const char *ca;		 /* PEM file: the CA that signed the broker's cert */
+	const char *cert, *key;	 /* PEM files: this client's certificate and key */
+	const char *name;	 /* connection name the broker shows (may be NULL) */
 	void (*on_state)(void *arg, bool connected); /* may be NULL */
 	void *arg;
-	int reconnect_max_ms;      /* longest wait between rounds; 0: 10 s */
+	int reconnect_max_ms; /* longest wait between rounds; 0: 10 s */
 };
 
 /* A message handler: reply is NULL when the sender expects none. */

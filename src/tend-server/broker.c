@@ -50,10 +50,10 @@
 
 struct broker {
 	struct server *srv;
-	char *dir;       /* STATE/nats */
-	char *conf;      /* STATE/nats/nats.conf */
-	char *exe;       /* nats-server */
-	char host[256];  /* where it listens */
+	char *dir;	/* STATE/nats */
+	char *conf;	/* STATE/nats/nats.conf */
+	char *exe;	/* nats-server */
+	char host[256]; /* where it listens */
 	char port[16];
 	pthread_t thread;
 	bool thread_started;
@@ -118,17 +118,18 @@ static void node_user(struct buf *out, const char *n)
 	for (char *p = inbox; *p; p++)
 		if (*p == '.')
 			*p = '~';
-	buf_printf(out,
-		   "    {\n"
-		   "      user: \"CN=%s\"\n"
-		   "      permissions: {\n"
-		   "        publish: { allow: [\"tend.catalog.%s\", \"tend.report.%s\","
-		   " \"tend.facts.%s\", \"tend.event.%s.*\"] }\n"
-		   "        subscribe: { allow: [\"_INBOX.%s.>\", \"tend.rpc.%s\", \"tend.rpc.all\"] }\n"
-		   "        allow_responses: true\n"
-		   "      }\n"
-		   "    }\n",
-		   n, n, n, n, n, inbox, n);
+	buf_printf(
+		out,
+		"    {\n"
+		"      user: \"CN=%s\"\n"
+		"      permissions: {\n"
+		"        publish: { allow: [\"tend.catalog.%s\", \"tend.report.%s\","
+		" \"tend.facts.%s\", \"tend.event.%s.*\"] }\n"
+		"        subscribe: { allow: [\"_INBOX.%s.>\", \"tend.rpc.%s\", \"tend.rpc.all\"] }\n"
+		"        allow_responses: true\n"
+		"      }\n"
+		"    }\n",
+		n, n, n, n, n, inbox, n);
 }
 
 int broker_conf_text(const struct broker_conf *c, const json_t *nodes, struct buf *out,
@@ -274,7 +275,7 @@ static pid_t spawn(struct broker *b)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(127); /* tend-server died before prctl */
-		setpgid(0, 0);  /* a terminal's ^C goes to tend-server, which stops us */
+		setpgid(0, 0);	    /* a terminal's ^C goes to tend-server, which stops us */
 		close_range(3, ~0U, 0);
 		execv(argv[0], argv);
 		_exit(127);
@@ -470,8 +471,9 @@ static int wait_ready(struct broker *b, pid_t pid, struct tend_err *err)
 			char how[64];
 
 			describe_exit(reap(b, pid), how, sizeof(how));
-			return err_set(err, -EIO, "nats-server %s at start (%s; its messages are above)",
-				       how, b->conf);
+			return err_set(err, -EIO,
+				       "nats-server %s at start (%s; its messages are above)", how,
+				       b->conf);
 		}
 		if (child_listens(pid, b->port))
 			return 0;

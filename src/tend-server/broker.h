@@ -18,7 +18,7 @@ struct broker_conf {
 	const char *listen;    /* "ADDR:PORT" */
 	const char *cert_file; /* the server certificate (CN tend-server) */
 	const char *key_file;
-	const char *ca_file;   /* client certificates must chain to it */
+	const char *ca_file; /* client certificates must chain to it */
 };
 
 /*

@@ -276,8 +276,8 @@ static void on_catalog(void *arg, const char *subject, const char *reply, const 
 	if (!req || !db_node_id_ok(node) || (h && !json_is_null(h) && !json_is_string(h))) {
 		atomic_fetch_add(&bs->errors, 1);
 		respond_json(bs, reply,
-			     error_answer(req ? "bad request: {\"hash\": \"sha256:...\" or null}"
-					      : err.msg));
+			     error_answer(req ? "bad request: {\"hash\": \"sha256:...\" or null}" :
+						err.msg));
 		json_decref(req);
 		return;
 	}
@@ -313,7 +313,8 @@ static void on_report(void *arg, const char *subject, const char *reply, const v
 	int r = req ? 0 : -EINVAL;
 
 	if (r == 0 && (!id || !json_is_object(report)))
-		r = err_set(&err, -EINVAL, "a report is {\"id\": UUID, \"time\", \"report\": {...}}");
+		r = err_set(&err, -EINVAL,
+			    "a report is {\"id\": UUID, \"time\", \"report\": {...}}");
 	if (r == 0) {
 		pthread_mutex_lock(&bs->srv->lock);
 		r = db_report_add_once(bs->srv->db, node, id, report, &rid, &stored, &err);
@@ -492,8 +493,8 @@ void bus_server_stop(struct server *s)
 	log_info("bus: %lu catalog requests (%lu not modified, %lu catalogs sent), %lu reports "
 		 "stored, %lu events, %lu refused or failed",
 		 atomic_load(&bs->catalog_requests), atomic_load(&bs->not_modified),
-		 atomic_load(&bs->catalogs_sent), atomic_load(&bs->reports), atomic_load(&bs->events),
-		 atomic_load(&bs->errors));
+		 atomic_load(&bs->catalogs_sent), atomic_load(&bs->reports),
+		 atomic_load(&bs->events), atomic_load(&bs->errors));
 	s->bus = NULL;
 	bs_free(bs);
 }

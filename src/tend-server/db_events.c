@@ -64,9 +64,9 @@ static bool type_ok(const char *s)
 	if (!s)
 		return false;
 	for (; s[n]; n++)
-		if (n >= DB_EVENT_TYPE_MAX || !((s[n] >= 'a' && s[n] <= 'z') ||
-						(s[n] >= '0' && s[n] <= '9') || s[n] == '-' ||
-						s[n] == '_'))
+		if (n >= DB_EVENT_TYPE_MAX ||
+		    !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '-' ||
+		      s[n] == '_'))
 			return false;
 	return n > 0;
 }
@@ -85,11 +85,12 @@ static int touch_node(struct db *db, const char *node, const char *status, int64
 		      struct tend_err *err)
 {
 	sqlite3_stmt *st;
-	int r = db_prepare(db, &st, err,
-			   "INSERT INTO nodes (id, first_seen, last_seen, status) VALUES (?1, ?2, ?2, ?3)"
-			   " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,"
-			   "  status = coalesce(excluded.status, status)",
-			   "tIt", node, now, status);
+	int r = db_prepare(
+		db, &st, err,
+		"INSERT INTO nodes (id, first_seen, last_seen, status) VALUES (?1, ?2, ?2, ?3)"
+		" ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,"
+		"  status = coalesce(excluded.status, status)",
+		"tIt", node, now, status);
 
 	return r < 0 ? r : db_step_done(db, st, "update node", err);
 }
@@ -248,11 +249,13 @@ out:
 	return r;
 }
 
-static const struct db_col event_cols[] = {
-	{ "id", DB_COL_INT },	  { "node", DB_COL_TEXT },     { "type", DB_COL_TEXT },
-	{ "time", DB_COL_TIME }, { "received", DB_COL_TIME }, { "data", DB_COL_JSON },
-	{ NULL }
-};
+static const struct db_col event_cols[] = { { "id", DB_COL_INT },
+					    { "node", DB_COL_TEXT },
+					    { "type", DB_COL_TEXT },
+					    { "time", DB_COL_TIME },
+					    { "received", DB_COL_TIME },
+					    { "data", DB_COL_JSON },
+					    { NULL } };
 
 int db_event_list(struct db *db, const char *node, int64_t since, int limit, json_t **ret,
 		  struct tend_err *err)
@@ -295,9 +298,8 @@ int64_t db_event_last(struct db *db, const char *node, const char *type)
 	sqlite3_stmt *st;
 	int64_t t = 0;
 
-	if (db_prepare(db, &st, NULL,
-		       "SELECT max(time) FROM events WHERE node = ?1 AND type = ?2", "tt", node,
-		       type) < 0)
+	if (db_prepare(db, &st, NULL, "SELECT max(time) FROM events WHERE node = ?1 AND type = ?2",
+		       "tt", node, type) < 0)
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		t = sqlite3_column_int64(st, 0);

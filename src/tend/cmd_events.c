@@ -61,8 +61,8 @@ static void print_event(const json_t *e, bool json)
 		free(text);
 		return;
 	}
-	text = json_is_object(data) && json_object_size(data) ? json_dumps(data, JSON_COMPACT)
-								: NULL;
+	text = json_is_object(data) && json_object_size(data) ? json_dumps(data, JSON_COMPACT) :
+								NULL;
 	printf("%-20s  %-24s  %-9s  %.*s%s\n", json_str(json_object_get(e, "time"), "?"),
 	       json_str(json_object_get(e, "node"), "?"), json_str(json_object_get(e, "type"), "?"),
 	       DATA_SHOWN_MAX, text ? text : "",

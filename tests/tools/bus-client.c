@@ -36,8 +36,7 @@ struct listen_state {
 	long want, got;
 };
 
-static void on_msg(void *arg, const char *subject, const char *reply, const void *data,
-		   size_t len)
+static void on_msg(void *arg, const char *subject, const char *reply, const void *data, size_t len)
 {
 	struct listen_state *ls = arg;
 
@@ -165,9 +164,12 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },   { "ca", required_argument, NULL, 'a' },
-		{ "cert", required_argument, NULL, 'c' },  { "key", required_argument, NULL, 'k' },
-		{ "timeout", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+		{ "url", required_argument, NULL, 'u' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *urls[URLS_MAX + 1] = { NULL };
 	struct bus_opts o = { .urls = urls, .name = "bus-client", .reconnect_max_ms = 500 };
@@ -182,9 +184,15 @@ int main(int argc, char **argv)
 			if (nurls < URLS_MAX)
 				urls[nurls++] = optarg;
 			break;
-		case 'a': o.ca = optarg; break;
-		case 'c': o.cert = optarg; break;
-		case 'k': o.key = optarg; break;
+		case 'a':
+			o.ca = optarg;
+			break;
+		case 'c':
+			o.cert = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
 		case 't':
 			if (str_to_ll(optarg, 10, 1, 600000, &timeout) < 0) {
 				usage();

@@ -4,8 +4,8 @@
  * publish and subscribe where; what never reaches the file), the URLs
  * clients are given, and the storage of what nodes send (reports stored
  * once per id whatever the number of deliveries, events in order, with
- * their limits).  The broker itself is exercised by
- * tests/integration/t1410-broker.sh.
+ * their limits), and what lib/bus says before any broker answers.  The
+ * broker itself is exercised by tests/integration/t1410-broker.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "bus/bus.h"
 #include "db.h"
 #include "util/buf.h"
 
@@ -70,8 +71,9 @@ static void conf_gives_each_node_only_its_subjects(void **state)
 	char *t = conf_for("[\"web01\", \"db.example.com\"]");
 
 	assert_non_null(strstr(t, "user: \"CN=web01\""));
-	assert_non_null(strstr(t, "publish: { allow: [\"tend.catalog.web01\", \"tend.report.web01\","
-				  " \"tend.facts.web01\", \"tend.event.web01.*\"] }"));
+	assert_non_null(strstr(t,
+			       "publish: { allow: [\"tend.catalog.web01\", \"tend.report.web01\","
+			       " \"tend.facts.web01\", \"tend.event.web01.*\"] }"));
 	assert_non_null(strstr(t, "subscribe: { allow: [\"_INBOX.web01.>\", \"tend.rpc.web01\","
 				  " \"tend.rpc.all\"] }"));
 	/* a dotted name: its inbox is one token, its events one token deeper */
@@ -102,7 +104,8 @@ static void conf_leaves_out_what_is_not_a_node_name(void **state)
 static void conf_refuses_bad_listen_and_paths(void **state)
 {
 	static const char *const bad_listen[] = { "127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999",
-						  ":4222", "a\"b:4222", "h:4222x", NULL };
+						  ":4222",     "a\"b:4222",   "h:4222x",
+						  NULL };
 	struct broker_conf c = conf;
 	struct tend_err err = { "" };
 	struct buf b = BUF_INIT;
@@ -192,8 +195,9 @@ static json_t *report(int changed, int failed, const char *stale_since)
 			      "changed", changed, "failed", failed);
 
 	if (stale_since)
-		json_object_set_new(r, "catalog", json_pack("{s:s, s:s}", "hash", "sha256:00",
-							    "stale_since", stale_since));
+		json_object_set_new(
+			r, "catalog",
+			json_pack("{s:s, s:s}", "hash", "sha256:00", "stale_since", stale_since));
 	return r;
 }
 
@@ -291,7 +295,8 @@ static void events_in_order_and_followed(void **state)
 	/* the newest 3, oldest first */
 	assert_int_equal(db_event_list(f->db, NULL, 0, 3, &list, &err), 0);
 	assert_int_equal(json_array_size(list), 3);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "id")), ids[2]);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "id")),
+			 ids[2]);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 2), "type")),
 			    "shutdown");
 	assert_int_equal(json_integer_value(json_object_get(
@@ -303,7 +308,8 @@ static void events_in_order_and_followed(void **state)
 	/* following: what came after an id, for one node */
 	assert_int_equal(db_event_list(f->db, "web02", ids[1], 50, &list, &err), 0);
 	assert_int_equal(json_array_size(list), 1);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "id")), ids[3]);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "id")),
+			 ids[3]);
 	json_decref(list);
 	assert_int_equal(db_event_list(f->db, NULL, ids[4], 50, &list, &err), 0);
 	assert_int_equal(json_array_size(list), 0);
@@ -342,6 +348,69 @@ static void events_bad_input(void **state)
 	free(pad);
 }
 
+/* ---- lib/bus without a broker ---- */
+
+static void bus_refuses_bad_options(void **state)
+{
+	const char *urls[] = { "tls://127.0.0.1:1", NULL }, *none[] = { NULL };
+	struct bus_opts o = { .urls = urls,
+			      .ca = "/nonexistent/ca.pem",
+			      .cert = "/nonexistent/c.pem",
+			      .key = "/nonexistent/c.key" };
+	struct tend_err err = { "" };
+	struct bus *b = NULL;
+
+	assert_int_equal(bus_connect(&o, &b, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/c.pem"));
+	o.urls = none;
+	assert_int_equal(bus_connect(&o, &b, &err), -EINVAL);
+	assert_int_equal(bus_connect(NULL, &b, &err), -EINVAL);
+	assert_null(b);
+}
+
+/* a self-signed certificate named cn in dir (openssl, as the tests' CA) */
+static void make_cert(const char *dir, const char *cn)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1"
+		 " -subj /CN=%s -keyout %s/k.pem -out %s/c.pem 2>/dev/null",
+		 cn, dir, dir);
+	if (system(cmd) != 0)
+		skip();
+}
+
+static void bus_without_broker_says_not_connected(void **state)
+{
+	struct fx *f = *state;
+	char ca[128], cert[128], key[128], inbox[128], *ans = NULL;
+	const char *urls[] = { "tls://127.0.0.1:1", NULL };
+	struct bus_opts o = { .urls = urls, .ca = ca, .cert = cert, .key = key };
+	struct tend_err err = { "" };
+	struct bus *b = NULL;
+	size_t len = 0;
+
+	make_cert(f->dir, "web01.example.com");
+	snprintf(cert, sizeof(cert), "%s/c.pem", f->dir);
+	snprintf(key, sizeof(key), "%s/k.pem", f->dir);
+	snprintf(ca, sizeof(ca), "%s/c.pem", f->dir);
+	/* nothing listens: bus_connect returns at once and keeps trying */
+	if (bus_connect(&o, &b, &err) < 0)
+		fail_msg("bus_connect: %s", err.msg);
+	assert_false(bus_connected(b));
+	assert_int_equal(bus_request(b, "tend.catalog.web01", "{}", 2, 1000, &ans, &len, &err),
+			 -ENOTCONN);
+	assert_int_equal(bus_publish(b, "tend.event.web01.alive", "{}", 2, &err), -ENOTCONN);
+	assert_int_equal(bus_publish(b, "", "{}", 2, &err), -EINVAL);
+	assert_int_equal(bus_publish(b, "x", "{}", BUS_PAYLOAD_MAX + 1, &err), -EMSGSIZE);
+	/* the inbox is the certificate's name as one token */
+	assert_int_equal(bus_inbox(b, inbox, sizeof(inbox)), 0);
+	assert_true(!strncmp(inbox, "_INBOX.web01~example~com.", 25));
+	assert_int_equal(bus_inbox(b, inbox, 20), -ENAMETOOLONG);
+	bus_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +424,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(report_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_in_order_and_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_bad_input, setup, teardown),
+		cmocka_unit_test(bus_refuses_bad_options),
+		cmocka_unit_test_setup_teardown(bus_without_broker_says_not_connected, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
