@@ -77,6 +77,13 @@ server_start() {
 		fi
 	fi
 	[ -n "$SERVER_CACERT" ] && scheme=https
+	# the broker tend-server supervises gets a free port of its own, so no
+	# test uses (or collides on) the default 4222; tests that configure the
+	# bus themselves pass --nats-listen or a --config file
+	case " $* " in
+	*" --nats-listen "* | *" --config "* | *" -c "*) ;;
+	*) set -- "$@" --nats-listen "127.0.0.1:$(_free_port)" ;;
+	esac
 	for i in 1 2 3; do
 		SERVER_PORT=$(_free_port)
 		SERVER_URL=$scheme://127.0.0.1:$SERVER_PORT
