@@ -95,6 +95,8 @@ static json_t *list_entry(struct api_req *rq, struct repo_snap *s, const char *i
 	json_object_set_new(o, "id", json_string(id));
 	node_tags(rq, s, id, o);
 	json_object_set(o, "status", seen ? json_object_get(seen, "status") : json_null());
+	if (seen && db_node_unreachable(rq->srv->db, id))
+		json_object_set_new(o, "status", json_string("unreachable"));
 	json_object_set(o, "last_seen", seen ? json_object_get(seen, "last_seen") : json_null());
 	json_object_set_new(o, "has_document", json_boolean(doc));
 	return o;
@@ -188,6 +190,9 @@ int api_node_get(struct api_req *rq, struct api_resp *rs)
 		else
 			json_object_set(o, node_db_keys[k], v ? v : json_null());
 	}
+	/* the agent stopped saying it is alive: whatever its last run said */
+	if (seen && db_node_unreachable(rq->srv->db, id))
+		json_object_set_new(o, "status", json_string("unreachable"));
 	api_ok(rs, 200, o);
 out:
 	json_decref(seen);

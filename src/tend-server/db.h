@@ -190,6 +190,14 @@ int db_event_list(struct db *db, const char *node, int64_t since, int limit, jso
 /* db_event_last - time (Unix seconds) of node's newest event of type; 0 when none. */
 int64_t db_event_last(struct db *db, const char *node, const char *type);
 
+/*
+ * db_node_unreachable - whether node has stopped sending `alive`: its
+ * newest alive event (by the server's clock) is older than 3 times the
+ * interval that event announced (data.interval, seconds; 300 when
+ * absent).  false for a node that never sent one.
+ */
+bool db_node_unreachable(struct db *db, const char *node);
+
 /* ---- enrollment (db_enroll.c) ---- */
 
 #define DB_ENROLL_PENDING_MAX 1000 /* requests waiting for approval; more: -ENOSPC */

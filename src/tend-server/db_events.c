@@ -306,3 +306,27 @@ int64_t db_event_last(struct db *db, const char *node, const char *type)
 	sqlite3_finalize(st);
 	return t;
 }
+
+bool db_node_unreachable(struct db *db, const char *node)
+{
+	sqlite3_stmt *st;
+	bool gone = false;
+
+	if (db_prepare(db, &st, NULL,
+		       "SELECT received, data FROM events WHERE node = ?1 AND type = 'alive'"
+		       " ORDER BY id DESC LIMIT 1",
+		       "t", node) < 0)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t received = sqlite3_column_int64(st, 0);
+		json_t *data = db_col_json(st, 1);
+		double interval = json_number_value(json_object_get(data, "interval"));
+
+		if (interval <= 0)
+			interval = 300;
+		gone = (double)(db_now() - received) > 3 * interval;
+		json_decref(data);
+	}
+	sqlite3_finalize(st);
+	return gone;
+}

@@ -323,6 +323,28 @@ static void events_in_order_and_followed(void **state)
 	json_decref(data);
 }
 
+/* a node is unreachable once its newest alive event is older than three
+ * of the intervals it announced; never before, and never without one */
+static void unreachable_after_three_missed_alives(void **state)
+{
+	struct fx *f = *state;
+	struct tend_err err = { "" };
+	json_t *fast = json_pack("{s:f}", "interval", 0.5), *slow = json_pack("{s:f}", "interval", 60.0);
+
+	assert_false(db_node_unreachable(f->db, "quiet"));
+	assert_int_equal(db_event_add(f->db, "fast", "alive", 0, fast, NULL, &err), 0);
+	assert_int_equal(db_event_add(f->db, "slow", "alive", 0, slow, NULL, &err), 0);
+	assert_false(db_node_unreachable(f->db, "fast"));
+	sleep(2); /* whole seconds: at most 1 before, at least 2 after; 3 x 0.5 between */
+	assert_true(db_node_unreachable(f->db, "fast"));
+	assert_false(db_node_unreachable(f->db, "slow"));
+	/* it speaks again: reachable */
+	assert_int_equal(db_event_add(f->db, "fast", "alive", 0, fast, NULL, &err), 0);
+	assert_false(db_node_unreachable(f->db, "fast"));
+	json_decref(fast);
+	json_decref(slow);
+}
+
 static void events_bad_input(void **state)
 {
 	struct fx *f = *state;
@@ -424,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(report_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_in_order_and_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(unreachable_after_three_missed_alives, setup, teardown),
 		cmocka_unit_test(bus_refuses_bad_options),
 		cmocka_unit_test_setup_teardown(bus_without_broker_says_not_connected, setup,
 						teardown),
