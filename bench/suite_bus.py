@@ -17,6 +17,12 @@ and back.
 Metric: not-modified answers per second (every answer must be one, else
 the run fails).  Target: >= 20,000/s on this machine.  tend-server,
 nats-server and the load generator share the machine's cores.
+
+Then the idle agent: tendd enrolls with a token, converges once on an
+empty root, and sits idle; its memory is read from /proc after each of
+IDLE_SAMPLES pauses: RSS (the target: <= 6 MB), and for the reader PSS and
+private memory, since most of an idle agent's RSS is shared library pages
+(libcrypto) whose count depends on how the kernel maps file pages.
 """
 import json
 import os
@@ -33,6 +39,8 @@ NODES = 1000
 CONNS = 4
 WINDOW = 256
 TARGET = 20000.0
+IDLE_TARGET_KB = 6 * 1024
+IDLE_SAMPLES = 3
 
 
 def free_port():
@@ -66,6 +74,65 @@ def rss_kb(pid, key="VmHWM"):
     except OSError:
         pass
     return 0
+
+
+def smaps_kb(pid):
+    """Rss, Pss and private (clean + dirty) kB of pid from smaps_rollup."""
+    out = {"Rss": 0, "Pss": 0, "Private": 0}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("Rss", "Pss"):
+                    out[k] = int(v.split()[0])
+                elif k in ("Private_Clean", "Private_Dirty"):
+                    out["Private"] += int(v.split()[0])
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def idle_agent(server, state, url, work, logs):
+    """Enroll a tendd, let it converge once, then sample its idle memory."""
+    tendd = os.path.join(os.path.dirname(os.path.dirname(server)), "tendd", "tendd")
+    if not os.access(tendd, os.X_OK):
+        raise bl.BenchError("no tendd binary at %s" % tendd)
+    tok = subprocess.run([server, "--state", state, "token", "create", "--enroll", "--uses", "1"],
+                         capture_output=True, text=True, timeout=60).stdout.strip().splitlines()
+    if not tok:
+        raise bl.BenchError("cannot create an enrollment token")
+    ag, root = os.path.join(work, "agent-state"), os.path.join(work, "agent-root")
+    os.makedirs(root, exist_ok=True)
+    alog = os.path.join(logs, "tendd.log")
+    with open(alog, "w") as lf:
+        if subprocess.run([tendd, "--enroll", tok[-1], "--server", url, "--node", "bench-idle",
+                           "--state", ag], stdout=lf, stderr=lf, timeout=60).returncode:
+            raise bl.BenchError("tendd cannot enroll; see %s" % alog)
+        proc = subprocess.Popen([tendd, "--state", ag, "--root", root, "--interval", "30m",
+                                 "--alive", "5m"], stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+    samples = []
+    try:
+        for _ in range(100):  # the first run has finished once a catalog is cached
+            if os.path.exists(os.path.join(ag, "catalog")):
+                break
+            time.sleep(0.1)
+        for i in range(IDLE_SAMPLES):
+            time.sleep(5)
+            if proc.poll() is not None:
+                raise bl.BenchError("tendd exited (%s); see %s" % (proc.returncode, alog))
+            m = smaps_kb(proc.pid)
+            samples.append({"rss_kb": m["Rss"], "pss_kb": m["Pss"], "private_kb": m["Private"],
+                            "maxrss_kb": rss_kb(proc.pid)})
+            bl.log("  tendd idle %d: RSS %d kB, PSS %d kB, private %d kB"
+                   % (i + 1, m["Rss"], m["Pss"], m["Private"]))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return samples
 
 
 def nats_child(pid):
@@ -125,6 +192,7 @@ def main():
         server_rss = rss_kb(proc.pid)
         npid = nats_child(proc.pid)
         nats_rss = rss_kb(npid) if npid else 0
+        idle = idle_agent(server, state, "http://127.0.0.1:%d" % port, work, logs)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -142,6 +210,14 @@ def main():
               "detail": "median %.0f/s (min %.0f, max %.0f); tend-server max RSS %d kB, "
                         "nats-server %d kB" % (row["median"], row["min"], row["max"],
                                                 server_rss, nats_rss)}
+    irow = bl.summarize({"tool": "tendd", "workload": "1 node", "phase": "idle", "unit": "kB",
+                         "ratio_to": None, "ratio": None}, idle, metric="rss_kb")
+    pss = sorted(x["pss_kb"] for x in idle)[len(idle) // 2]
+    priv = sorted(x["private_kb"] for x in idle)[len(idle) // 2]
+    itarget = {"name": "idle tendd RSS <= %d kB" % IDLE_TARGET_KB,
+               "pass": irow["median"] <= IDLE_TARGET_KB,
+               "detail": "median RSS %d kB (PSS %d kB, private %d kB: the rest is shared "
+                         "library pages)" % (irow["median"], pss, priv)}
     bl.write_suite({"suite": "bus",
                     "title": "the bus: catalog requests answered not-modified per second",
                     "tools": {"tend-server": bl.command_version([server, "--version"]),
@@ -152,7 +228,7 @@ def main():
                               (CONNS, WINDOW, seconds, NODES),
                               "tend-server, nats-server and the load generator share %s cores"
                               % os.cpu_count()],
-                    "rows": [row], "targets": [target]})
+                    "rows": [row, irow], "targets": [target, itarget]})
 
 
 if __name__ == "__main__":
