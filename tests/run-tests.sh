@@ -51,7 +51,7 @@ for build in "$@"; do
 		[ -f "$t" ] || continue
 		case "$(basename "$t")" in ${ONLY:-*}) ;; *) continue ;; esac
 		case $build in /*) bdir=$build ;; *) bdir=$top/$build ;; esac
-		TEND="$bdir/src/tend/tend" TEND_SERVER="$bdir/src/tend-server/tend-server" run_one "$tag/$(basename "$t" .sh)" bash "$top/$t"
+		TEND="$bdir/src/tend/tend" TEND_SERVER_BIN="$bdir/src/tend-server/tend-server" run_one "$tag/$(basename "$t" .sh)" bash "$top/$t"
 	done
 done
 

@@ -6,7 +6,7 @@
 #     . "$TOP/tests/integration/lib-server.sh"
 #
 # What a test gets:
-#   server_start [ARGS...]  start $TEND_SERVER with state dir $STATE
+#   server_start [ARGS...]  start $TEND_SERVER_BIN with state dir $STATE
 #           (default $T/state) on 127.0.0.1:FREEPORT, after creating two
 #           tokens (rw "admin", ro "reader") unless RW_TOKEN is already set
 #           (a restart reuses them).  Sets SERVER_URL, SERVER_PORT, STATE,
@@ -31,8 +31,8 @@
 
 need curl
 
-if [ ! -x "$TEND_SERVER" ]; then
-	echo "not ok 1 - the server binary exists: $TEND_SERVER"
+if [ ! -x "$TEND_SERVER_BIN" ]; then
+	echo "not ok 1 - the server binary exists: $TEND_SERVER_BIN"
 	exit 1
 fi
 
@@ -63,7 +63,7 @@ _curl() {
 
 # _token ROLE NAME - create a token, print its secret.
 _token() {
-	"$TEND_SERVER" --state "$STATE" token create --role "$1" --name "$2" 2>>"$SERVER_LOG"
+	"$TEND_SERVER_BIN" --state "$STATE" token create --role "$1" --name "$2" 2>>"$SERVER_LOG"
 }
 
 server_start() {
@@ -87,7 +87,7 @@ server_start() {
 	for i in 1 2 3; do
 		SERVER_PORT=$(_free_port)
 		SERVER_URL=$scheme://127.0.0.1:$SERVER_PORT
-		bg "$TEND_SERVER" --state "$STATE" --listen "127.0.0.1:$SERVER_PORT" "$@" 2>>"$SERVER_LOG"
+		bg "$TEND_SERVER_BIN" --state "$STATE" --listen "127.0.0.1:$SERVER_PORT" "$@" 2>>"$SERVER_LOG"
 		SERVER_PID=$BG_PID
 		for _ in $(seq 1 200); do
 			code=$(_curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/v1/health" 2>/dev/null)

@@ -29,7 +29,9 @@ umask 022
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TEND=${TEND:-$TOP/build/src/tend/tend}
-TEND_SERVER=${TEND_SERVER:-$(dirname "$(dirname "$TEND")")/tend-server/tend-server}
+TEND_SERVER_BIN=${TEND_SERVER_BIN:-$(dirname "$(dirname "$TEND")")/tend-server/tend-server}
+# the CLI's own settings (server URL, token) never leak in from the caller
+unset TEND_SERVER TEND_TOKEN TEND_CACERT
 TEST_NAME=$(basename "$0" .sh)
 # A hung binary must fail the test, not hang the suite.
 TEND_TIMEOUT=${TEND_TIMEOUT:-60}

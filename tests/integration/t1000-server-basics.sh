@@ -49,14 +49,14 @@ check "health says ok" test "$(jq_out 'd["status"]')" = ok
 check "health names the head revision" test "$(jq_out 'len(d["revision"])')" = 40
 
 step "token create prints a secret once; ls never shows it; revoke refuses it"
-expect_exit 0 "$TEND_SERVER" --state "$STATE" token create --role ro --name temp
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token create --role ro --name temp
 stdout_matches '^tend_[A-Za-z0-9_-]{43}$'
 secret=$(cat "$OUT")
-expect_exit 0 "$TEND_SERVER" --state "$STATE" token ls
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token ls
 stdout_matches '^temp +ro '
 stdout_matches '^admin +rw '
 stdout_lacks "$secret"
-expect_exit 0 "$TEND_SERVER" --state "$STATE" token ls --json
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token ls --json
 check "token ls --json lists the three tokens, no secret or hash" python3 -c '
 import json, sys
 t = json.load(open(sys.argv[1]))
@@ -65,13 +65,13 @@ assert all(set(x) <= {"name", "role", "created", "last_used"} for x in t), t
 ' "$OUT"
 api GET /v1/nodes "" "$secret"
 check "the new token is accepted while the server runs" test "$HTTP" != 401
-expect_exit 1 "$TEND_SERVER" --state "$STATE" token create --role rw --name temp
-expect_exit 1 "$TEND_SERVER" --state "$STATE" token create --role root --name x
-expect_exit 0 "$TEND_SERVER" --state "$STATE" token revoke temp
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token create --role rw --name temp
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token create --role root --name x
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token revoke temp
 api GET /v1/nodes "" "$secret"
 expect_http 401
 check "401 asks for a bearer token" grep -qi '^WWW-Authenticate: Bearer' "$HDR"
-expect_exit 1 "$TEND_SERVER" --state "$STATE" token revoke temp
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token revoke temp
 
 step "the OpenAPI document is served and describes the API"
 api GET /v1/openapi.json "" -
@@ -216,18 +216,18 @@ default_tags:
   - base
   - "not a tag"
 EOF
-expect_exit 0 "$TEND_SERVER" --state "$STATE" --config good.yaml --check
-expect_exit 0 "$TEND_SERVER" --state "$STATE" --config good.yaml --check --json
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" --config good.yaml --check
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" --config good.yaml --check --json
 check "--check --json says ok" test "$(jq_out 'd["ok"]')" = true
-expect_exit 1 "$TEND_SERVER" --state "$STATE" --config bad.yaml --check
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" --config bad.yaml --check
 stderr_has "bad.yaml:3:1: unknown key 'colour'"
-expect_exit 1 "$TEND_SERVER" --state "$STATE" --config bad2.yaml --check
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" --config bad2.yaml --check
 stderr_has "bad2.yaml:3:5: default_tags"
-expect_exit 1 "$TEND_SERVER" --state "$STATE" --config bad.yaml --listen 127.0.0.1:1
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" --config bad.yaml --listen 127.0.0.1:1
 stderr_has "bad.yaml:3:1:"
-expect_exit 1 "$TEND_SERVER" --state "$STATE" --tls-cert /nonexistent.pem
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" --tls-cert /nonexistent.pem
 stderr_has "tls_key"
-expect_exit 0 "$TEND_SERVER" --state "$T/fresh" --check
+expect_exit 0 "$TEND_SERVER_BIN" --state "$T/fresh" --check
 check "--check creates nothing" test ! -e "$T/fresh"
 
 step "bodies over body_max are 413, before or after they are read"

@@ -14,8 +14,8 @@ export HOME=$T/home
 mkdir -p "$HOME"
 unset XDG_CONFIG_HOME TEND_TOKEN TEND_CACERT
 CONF=$HOME/.config/tend/cli.conf
-# The tests' TEND_SERVER is the server binary; the CLI's is a URL, given
-# to it as CLI_SERVER says (unset: none).
+# The CLI's TEND_SERVER is a URL (the server binary is TEND_SERVER_BIN),
+# given to it as CLI_SERVER says (unset: none).
 CLI_SERVER=
 
 # tc ARGS... - the CLI, bounded in time (no --root: these commands have none).

@@ -68,7 +68,7 @@ print(json.dumps(d))' "$1" "$T/req.pem" "${@:2}" >"$T/body.json"
 enroll() { body "$@"; api POST /v1/enroll "@$T/body.json" -; }
 
 # token [ARGS...] - an enrollment token (tend-server token create --enroll ARGS).
-token() { "$TEND_SERVER" --state "$STATE" token create --enroll "$@" 2>>"$T/token.err"; }
+token() { "$TEND_SERVER_BIN" --state "$STATE" token create --enroll "$@" 2>>"$T/token.err"; }
 
 # save_cert FILE - the "certificate" of the last answer into FILE.
 save_cert() { jq_out 'd["certificate"]' >"$1"; }
@@ -77,7 +77,7 @@ save_cert() { jq_out 'd["certificate"]' >"$1"; }
 cli() { "$TEND" "$1" --server "$SERVER_URL" --token "$RW_TOKEN" "${@:2}"; }
 
 uses_left() {
-	"$TEND_SERVER" --state "$STATE" token ls --json |
+	"$TEND_SERVER_BIN" --state "$STATE" token ls --json |
 		python3 -c 'import json, sys
 print([t["uses_left"] for t in json.load(sys.stdin) if t["name"] == sys.argv[1]][0])' "$1"
 }
@@ -310,9 +310,9 @@ api GET /v1/enrollments '' "$RO_TOKEN"
 json_ok "nothing waits" "d['pending'] == []"
 
 step "token ls and revoke"
-expect_exit 0 "$TEND_SERVER" --state "$STATE" token ls
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token ls
 stdout_has "t-many"
-expect_exit 0 "$TEND_SERVER" --state "$STATE" token revoke t-many
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token revoke t-many
 key node7
 csr node7 node7
 enroll node7 "$TOK_MANY"

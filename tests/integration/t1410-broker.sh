@@ -117,7 +117,7 @@ expect_bus 2 "bus-client with a self-made 'tend-server' certificate never connec
 step "an enrolled node gets its catalog, signed by the server"
 enroll() { # NODE - key, CSR, POST /v1/enroll with a token; cert in $T/NODE.pem
 	local tok
-	tok=$("$TEND_SERVER" --state "$STATE" token create --enroll 2>>"$SERVER_LOG")
+	tok=$("$TEND_SERVER_BIN" --state "$STATE" token create --enroll 2>>"$SERVER_LOG")
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
 		-keyout "$T/$1.key" -out "$T/$1.csr" 2>/dev/null
 	python3 -c 'import json, sys

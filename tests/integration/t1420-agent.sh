@@ -63,7 +63,7 @@ put_text tags/agents.yaml $'vars:\n  greeting: hello\nresources:\n  - file: /etc
 expect_http 201
 
 step "an enrollment token for three nodes with tag 'agents'"
-run "$TEND_SERVER" --state "$STATE" token create --enroll --tags agents --uses 3
+run "$TEND_SERVER_BIN" --state "$STATE" token create --enroll --tags agents --uses 3
 if [ "$RC" -eq 0 ] && grep -q '^tend_enroll_' "$OUT"; then
 	ok "the token is printed once"
 else

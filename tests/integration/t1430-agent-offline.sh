@@ -76,7 +76,7 @@ tags_v() { # N - tags/agents.yaml, version N of the motd
 step "two agents enrolled and converged on version 1, then version 2"
 put_text tags/agents.yaml "$(tags_v 1)"
 expect_http 201
-TOKEN=$("$TEND_SERVER" --state "$STATE" token create --enroll --tags agents --uses 2 2>>"$SERVER_LOG")
+TOKEN=$("$TEND_SERVER_BIN" --state "$STATE" token create --enroll --tags agents --uses 2 2>>"$SERVER_LOG")
 for n in 1 2; do
 	mkdir -p "$T/a$n/root/etc"
 	expect_exit 0 timeout 30 "$TENDD" --enroll "$TOKEN" --server "$SERVER_URL" --node "o$n" --state "$T/a$n/state"
