@@ -535,3 +535,21 @@ int db_schema_version(struct db *db)
 
 	return r < 0 ? r : v;
 }
+
+int db_dump(const json_t *j, size_t max, const char *what, char **ret, struct tend_err *err)
+{
+	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *s;
+
+	if (n == 0)
+		return err_set(err, -EINVAL, "%s cannot be serialized", what);
+	if (n > max)
+		return err_set(err, -EFBIG, "%s is larger than %zu bytes", what, max);
+	s = malloc(n + 1);
+	if (!s)
+		return err_set(err, -ENOMEM, "out of memory");
+	json_dumpb(j, s, n, JSON_COMPACT | JSON_ENCODE_ANY);
+	s[n] = '\0';
+	*ret = s;
+	return 0;
+}

@@ -24,25 +24,6 @@
 
 #define EVENTS_PRUNE_EVERY 1000
 
-/* dump - compact JSON text of j within max bytes (-EFBIG beyond). */
-static int dump(const json_t *j, size_t max, const char *what, char **ret, struct tend_err *err)
-{
-	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-	char *s;
-
-	if (n == 0)
-		return err_set(err, -EINVAL, "%s cannot be serialized", what);
-	if (n > max)
-		return err_set(err, -EFBIG, "%s is larger than %zu bytes", what, max);
-	s = malloc(n + 1);
-	if (!s)
-		return err_set(err, -ENOMEM, "out of memory");
-	json_dumpb(j, s, n, JSON_COMPACT | JSON_ENCODE_ANY);
-	s[n] = '\0';
-	*ret = s;
-	return 0;
-}
-
 static bool uuid_ok(const char *s)
 {
 	size_t n = 0;
@@ -165,9 +146,9 @@ int db_report_add_once(struct db *db, const char *node, const char *uuid, const 
 	if (r == 0)
 		r = report_status(report, &status, err);
 	if (r == 0)
-		r = dump(report, DB_REPORT_MAX, "the report", &body, err);
+		r = db_dump(report, DB_REPORT_MAX, "the report", &body, err);
 	if (r == 0)
-		r = dump(json_object_get(report, "summary"), DB_REPORT_MAX, "the summary", &summary,
+		r = db_dump(json_object_get(report, "summary"), DB_REPORT_MAX, "the summary", &summary,
 			 err);
 	if (r == 0)
 		r = db_begin(db, err);
@@ -222,7 +203,7 @@ int db_event_add(struct db *db, const char *node, const char *type, int64_t time
 	if (r == 0 && data && !json_is_object(data))
 		r = err_set(err, -EINVAL, "an event's data must be an object");
 	if (r == 0 && data)
-		r = dump(data, DB_EVENT_DATA_MAX, "the event's data", &text, err);
+		r = db_dump(data, DB_EVENT_DATA_MAX, "the event's data", &text, err);
 	if (r == 0)
 		r = db_begin(db, err);
 	if (r < 0)

@@ -62,6 +62,13 @@ int db_begin(struct db *db, struct tend_err *err);
 int db_commit(struct db *db, struct tend_err *err);
 void db_rollback(struct db *db);
 
+/*
+ * db_dump - j as compact JSON text (malloc'd) in *ret, for a column;
+ * -EFBIG when longer than max bytes, -EINVAL when it cannot be
+ * serialized; what names it in the message.
+ */
+int db_dump(const json_t *j, size_t max, const char *what, char **ret, struct tend_err *err);
+
 /* db_step_done - run st, a statement that returns no rows; finalizes st. */
 int db_step_done(struct db *db, sqlite3_stmt *st, const char *what, struct tend_err *err);
 

@@ -24,25 +24,6 @@ bool db_node_id_ok(const char *id)
 	return db_name_ok(id, DB_NODE_ID_MAX);
 }
 
-/* dump - compact JSON text of j, at most max bytes: -EFBIG beyond. */
-static int dump(const json_t *j, size_t max, const char *what, char **ret, struct tend_err *err)
-{
-	size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-	char *s;
-
-	if (n == 0)
-		return err_set(err, -EINVAL, "%s cannot be serialized", what);
-	if (n > max)
-		return err_set(err, -EFBIG, "%s is larger than %zu bytes", what, max);
-	s = malloc(n + 1);
-	if (!s)
-		return err_set(err, -ENOMEM, "out of memory");
-	json_dumpb(j, s, n, JSON_COMPACT | JSON_ENCODE_ANY);
-	s[n] = '\0';
-	*ret = s;
-	return 0;
-}
-
 /* ---- audit ---- */
 
 int db_audit_add(struct db *db, const struct db_audit *a, struct tend_err *err)
@@ -108,7 +89,7 @@ static int string_list(const json_t *v, const char *what, char **ret, struct ten
 	json_array_foreach(v, i, x)
 		if (!json_is_string(x))
 			return err_set(err, -EINVAL, "'%s' must be a list of strings", what);
-	return dump(v, NODE_LIST_MAX, what, ret, err);
+	return db_dump(v, NODE_LIST_MAX, what, ret, err);
 }
 
 /* node_fields - the serialized columns of db_node_seen's fields. */
@@ -134,7 +115,7 @@ static int node_cols_parse(const json_t *fields, struct node_cols *c, struct ten
 		return err_set(err, -EINVAL, "node fields must be an object");
 	json_object_foreach((json_t *)fields, k, v) {
 		if (!strcmp(k, "facts")) {
-			r = json_is_object(v) ? dump(v, DB_FACTS_MAX, "facts", &c->facts, err) :
+			r = json_is_object(v) ? db_dump(v, DB_FACTS_MAX, "facts", &c->facts, err) :
 						err_set(err, -EINVAL, "'facts' must be an object");
 		} else if (!strcmp(k, "addresses")) {
 			r = string_list(v, k, &c->addresses, err);
@@ -379,9 +360,9 @@ int db_report_add(struct db *db, const char *node, const json_t *report, int64_t
 	if (r == 0)
 		r = db_report_status(report, &status, err);
 	if (r == 0)
-		r = dump(report, DB_REPORT_MAX, "the report", &body, err);
+		r = db_dump(report, DB_REPORT_MAX, "the report", &body, err);
 	if (r == 0)
-		r = dump(json_object_get(report, "summary"), DB_REPORT_MAX, "the summary", &summary,
+		r = db_dump(json_object_get(report, "summary"), DB_REPORT_MAX, "the summary", &summary,
 			 err);
 	if (r < 0)
 		goto out;
