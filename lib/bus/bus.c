@@ -206,32 +206,39 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 /* ---- connecting ---- */
 
 /*
- * cert_cn - the common name of the certificate in file path into out:
- * letters, digits, '.', '-', '_' only (it becomes a subject token).
+ * cert_cn - the common name of the certificate in file path, or in the
+ * PEM text pem when path is NULL, into out: letters, digits, '.', '-',
+ * '_' only (it becomes a subject token).
  */
-static int cert_cn(const char *path, char *out, size_t len, struct tend_err *err)
+static int cert_cn(const char *path, const char *pem, char *out, size_t len,
+		   struct tend_err *err)
 {
-	FILE *f = fopen(path, "re");
+	const char *what = path ? path : "the client certificate";
+	BIO *bio;
 	X509 *x = NULL;
-	int n;
+	int n, e;
 
-	if (!f)
-		return err_set(err, -errno, "%s: %s", path, strerror(errno));
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
+	errno = 0;
+	bio = path ? BIO_new_file(path, "re") : BIO_new_mem_buf(pem, -1);
+	if (!bio) {
+		e = errno ? errno : path ? EIO : ENOMEM;
+		return err_set(err, -e, "%s: %s", what, strerror(e));
+	}
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
 	if (!x)
-		return err_set(err, -EINVAL, "%s: not a PEM certificate", path);
+		return err_set(err, -EINVAL, "%s: not a PEM certificate", what);
 	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)len);
 	X509_free(x);
 	if (n <= 0 || (size_t)n >= len)
-		return err_set(err, -EINVAL, "%s: the certificate has no usable common name", path);
+		return err_set(err, -EINVAL, "%s: the certificate has no usable common name", what);
 	for (int i = 0; i < n; i++) {
 		char c = out[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '.' || c == '-' || c == '_'))
 			return err_set(err, -EINVAL,
-				       "%s: common name '%s' is not a node or server name", path,
+				       "%s: common name '%s' is not a node or server name", what,
 				       out);
 	}
 	return 0;
@@ -257,13 +264,16 @@ static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 		return nats_err(err, s, "broker URLs");
 	s = natsOptions_SetSecure(no, true);
 	if (s == NATS_OK)
-		s = natsOptions_LoadCATrustedCertificates(no, o->ca);
+		s = o->ca ? natsOptions_LoadCATrustedCertificates(no, o->ca) :
+			    natsOptions_SetCATrustedCertificates(no, o->ca_pem);
 	if (s != NATS_OK)
-		return err_set(err, -EINVAL, "%s: %s", o->ca,
+		return err_set(err, -EINVAL, "%s: %s", o->ca ? o->ca : "the CA certificate",
 			       nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "cannot load");
-	s = natsOptions_LoadCertificatesChain(no, o->cert, o->key);
+	s = o->cert ? natsOptions_LoadCertificatesChain(no, o->cert, o->key) :
+		      natsOptions_SetCertificatesChain(no, o->cert_pem, o->key_pem);
 	if (s != NATS_OK)
-		return err_set(err, -EINVAL, "%s, %s: %s", o->cert, o->key,
+		return err_set(err, -EINVAL, "%s, %s: %s", o->cert ? o->cert : "the certificate",
+			       o->key ? o->key : "the key",
 			       nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "cannot load");
 	if (o->name)
 		natsOptions_SetName(no, o->name);
@@ -462,10 +472,15 @@ int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err
 	natsStatus s;
 	int r;
 
-	if (!o || !count_urls(o->urls) || !o->ca || !o->cert || !o->key)
+	if (!o || !count_urls(o->urls) || !(o->ca || o->ca_pem) || !(o->cert || o->cert_pem) ||
+	    !(o->key || o->key_pem))
 		return err_set(err, -EINVAL,
 			       "the bus needs broker URLs, a CA, a certificate and a key");
-	r = cert_cn(o->cert, cn, sizeof(cn), err);
+	if (!o->cert != !o->key) /* cnats loads both from files or both from memory */
+		return err_set(err, -EINVAL,
+			       "the bus takes the certificate and the key both as files or both "
+			       "as PEM text");
+	r = cert_cn(o->cert, o->cert_pem, cn, sizeof(cn), err);
 	if (r < 0)
 		return r;
 	b = xcalloc(1, sizeof(*b));

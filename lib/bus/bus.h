@@ -1,7 +1,8 @@
 /*
  * bus.h - tend's message bus: a thin wrapper over cnats (the NATS C
- * client) that tend-server and tendd share.  One struct bus is one NATS
- * connection over TLS with a client certificate from the tend CA.
+ * client) that tend-server, tendd and the CLI's tend-rpc share.  One struct
+ * bus is one NATS connection over TLS with a client certificate from the
+ * tend CA.
  *
  * The connection never gives up: bus_connect returns at once even when no
  * broker answers yet, and from then on cnats reconnects in the background
@@ -42,6 +43,9 @@ struct bus_opts {
 	const char *const *urls; /* NULL-terminated: "tls://127.0.0.1:4222", ... */
 	const char *ca;		 /* PEM file: the CA that signed the broker's cert */
 	const char *cert, *key;	 /* PEM files: this client's certificate and key */
+	/* the same as PEM text, each used when its file above is NULL (an
+	 * admin's identity bundle holds all three in one file) */
+	const char *ca_pem, *cert_pem, *key_pem;
 	const char *name;	 /* connection name the broker shows (may be NULL) */
 	void (*on_state)(void *arg, bool connected); /* may be NULL */
 	void *arg;
@@ -56,7 +60,8 @@ typedef void bus_msg_fn(void *arg, const char *subject, const char *reply, const
  * bus_connect - start a connection with o (everything is copied).  Returns
  * 0 with *ret whether or not a broker answered yet (bus_connected tells);
  * -EINVAL when an option is wrong (no URL, a certificate or key that
- * cannot be read, ...), with the reason in err.
+ * cannot be read, neither a file nor PEM text for one of them, ...), with
+ * the reason in err.
  */
 int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err);
 

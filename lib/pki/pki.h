@@ -52,6 +52,12 @@ int pki_key_new(EVP_PKEY **ret);
 int pki_key_save(const EVP_PKEY *k, const char *path, struct tend_err *err);
 
 /*
+ * pki_key_pem - k's private key as PKCS#8 PEM text (*ret malloc'd; the
+ * caller wipes it with OPENSSL_cleanse before freeing).
+ */
+int pki_key_pem(const EVP_PKEY *k, char **ret, struct tend_err *err);
+
+/*
  * pki_key_load - the private key in the PEM file at path.  A file that
  * group or others may read or write is refused (-EPERM), as ssh does:
  * a key that leaked is no identity.  -ENOENT when missing.
@@ -194,6 +200,14 @@ int pki_cert_serial(const char *cert_pem, char serial_hex[PKI_SERIAL_HEX_MAX + 1
 int pki_sign(EVP_PKEY *k, const void *data, size_t len, char **ret_b64, struct tend_err *err);
 
 /*
+ * pki_verify_key - pki_verify with the public key pub (borrowed) already
+ * taken from a certificate: for callers that keep keys of certificates
+ * they verified once.
+ */
+int pki_verify_key(EVP_PKEY *pub, const void *data, size_t len, const char *sig_b64,
+		   struct tend_err *err);
+
+/*
  * pki_verify - whether sig_b64 (pki_sign's output, at most
  * PKI_SIG_B64_MAX) is a signature of data by the key of certificate
  * cert_pem.  Only the signature: whether the certificate is one to trust
@@ -201,5 +215,60 @@ int pki_sign(EVP_PKEY *k, const void *data, size_t len, char **ret_b64, struct t
  */
 int pki_verify(const char *cert_pem, const void *data, size_t len, const char *sig_b64,
 	       struct tend_err *err);
+
+/* ---- administrators (pki_admin.c) ---- */
+
+/*
+ * An administrator's certificate (tend-server user add) names a person
+ * and a role: subject O=tend-admin, OU=ROLE, CN=NAME, in that order, one
+ * value per RDN; CA:false, digitalSignature, clientAuth only, no SANs.
+ * Its subject is not one CN, so pki_verify_cert, which answers "which
+ * node is this?", refuses it: an administrator is never taken for a
+ * node, and a node's certificate (no O) is never an administrator's.
+ */
+#define PKI_ADMIN_ORG "tend-admin"
+
+/*
+ * pki_ca_issue_admin - an administrator's certificate for key (its
+ * public part), subject O=tend-admin, OU=role, CN=name, with a random
+ * 128-bit serial, valid from 5 minutes ago for days days (never past the
+ * CA's end).  name and role: 1..PKI_CN_MAX bytes of letters, digits,
+ * '.', '-', '_' (-EINVAL otherwise).  *ret_pem is malloc'd; serial_hex
+ * gets the serial.
+ */
+int pki_ca_issue_admin(struct pki_ca *ca, EVP_PKEY *key, const char *name, const char *role,
+		       int days, char **ret_pem, char serial_hex[PKI_SERIAL_HEX_MAX + 1],
+		       struct tend_err *err);
+
+/*
+ * pki_cert_identity - who the first certificate in cert_pem names, not
+ * whether to trust it: its CN, its OU ("" when none) and whether it is an
+ * administrator's (O is exactly tend-admin, with an OU).  -EINVAL when
+ * the subject is not made of at most one O, OU and CN, each its own RDN,
+ * with a CN.
+ */
+int pki_cert_identity(const char *cert_pem, char cn[PKI_CN_MAX + 1], char role[PKI_CN_MAX + 1],
+		      bool *ret_admin, struct tend_err *err);
+
+/* A certificate that verified, as pki_verify_identity found it. */
+struct pki_identity {
+	char cn[PKI_CN_MAX + 1];
+	char role[PKI_CN_MAX + 1]; /* an administrator's OU; "" for a node */
+	bool admin;
+	long long not_after;       /* end of validity, Unix seconds */
+	EVP_PKEY *pub;             /* its public key (owned: pki_identity_clear) */
+};
+
+/*
+ * pki_verify_identity - pki_verify_cert for nodes and administrators
+ * alike: cert_pem chains to ca_pem, is valid now, is not revoked in
+ * crl_pem (may be NULL), is not a CA, and its subject is exactly a
+ * node's (one CN) or an administrator's (O=tend-admin, OU, CN).
+ * -EKEYREJECTED with the reason when not; *ret filled in on success.
+ */
+int pki_verify_identity(const char *ca_pem, const char *crl_pem, const char *cert_pem,
+			struct pki_identity *ret, struct tend_err *err);
+/* pki_identity_clear - free what id holds (its key); id may be NULL. */
+void pki_identity_clear(struct pki_identity *id);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * pki_ca.c - tend's certificate authority: made on first start, opened
  * on every other, and the one function that writes certificates
- * (pki_ca_issue), used for node certificates (pki_ca_issue_node) and the
- * server's own (pki_server.c).
+ * (pki_ca_issue_name), used for node certificates (pki_ca_issue_node),
+ * the server's own (pki_server.c) and administrators' (pki_admin.c).
  *
  * The CA key is EC P-256, written 0600 in a 0700 directory and read back
  * only by this file; nothing ever copies it elsewhere.  The CA
@@ -129,18 +129,16 @@ static int profile_exts(X509 *x, X509 *issuer, EVP_PKEY *pub, enum pki_profile p
 	return r;
 }
 
-int pki_ca_issue(struct pki_ca *ca, EVP_PKEY *pub, const char *cn, int days,
-		 enum pki_profile profile, const char *san, X509 **ret, struct tend_err *err)
+int pki_ca_issue_name(struct pki_ca *ca, EVP_PKEY *pub, const X509_NAME *subject, int days,
+		      enum pki_profile profile, const char *san, X509 **ret, struct tend_err *err)
 {
 	X509 *x = NULL;
-	X509_NAME *subject = NULL;
 	ASN1_INTEGER *serial = NULL;
 	int r = -EIO;
 
 	if (days < 1)
 		return err_set(err, -EINVAL, "a certificate must be valid for at least a day");
 	x = X509_new();
-	subject = name_cn(cn);
 	if (!x || !subject || rand_serial(&serial) < 0) {
 		r = pki_ssl_err(err, -ENOMEM, "cannot make a certificate");
 		goto out;
@@ -168,8 +166,20 @@ int pki_ca_issue(struct pki_ca *ca, EVP_PKEY *pub, const char *cn, int days,
 	r = 0;
 out:
 	ASN1_INTEGER_free(serial);
-	X509_NAME_free(subject);
 	X509_free(x);
+	return r;
+}
+
+int pki_ca_issue(struct pki_ca *ca, EVP_PKEY *pub, const char *cn, int days,
+		 enum pki_profile profile, const char *san, X509 **ret, struct tend_err *err)
+{
+	X509_NAME *subject = name_cn(cn);
+	int r;
+
+	if (!subject)
+		return pki_ssl_err(err, -ENOMEM, "cannot make a certificate");
+	r = pki_ca_issue_name(ca, pub, subject, days, profile, san, ret, err);
+	X509_NAME_free(subject);
 	return r;
 }
 

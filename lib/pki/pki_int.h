@@ -49,6 +49,12 @@ int pki_cert_pem(X509 *x, char **ret);
  */
 int pki_name_cn(const X509_NAME *name, char *out, size_t len);
 
+/*
+ * pki_entry_text - the value of name entry e as UTF-8 into out (len
+ * bytes with the NUL); -EINVAL when it does not fit or holds a NUL.
+ */
+int pki_entry_text(const X509_NAME_ENTRY *e, char *out, size_t len);
+
 /* pki_serial_hex - serial as lowercase hex without leading zeros ("0" for 0). */
 int pki_serial_hex(const ASN1_INTEGER *serial, char out[PKI_SERIAL_HEX_MAX + 1]);
 
@@ -81,12 +87,26 @@ enum pki_profile {
 int pki_ca_issue(struct pki_ca *ca, EVP_PKEY *pub, const char *cn, int days,
 		 enum pki_profile profile, const char *san, X509 **ret, struct tend_err *err);
 
+/* pki_ca_issue_name - pki_ca_issue for any subject (copied; an admin's has O, OU, CN). */
+int pki_ca_issue_name(struct pki_ca *ca, EVP_PKEY *pub, const X509_NAME *subject, int days,
+		      enum pki_profile profile, const char *san, X509 **ret, struct tend_err *err);
+
 /*
  * pki_crl_load - read and check crl.pem (signed by the CA; -EINVAL when
  * not), write an empty one when it is missing and create is set
  * (-ENOENT otherwise), and re-sign it when it is due within half its life.
  */
 int pki_crl_load(struct pki_ca *ca, bool create, struct tend_err *err);
+
+/* pki_crl_parse - a PEM CRL (not checked: pki_chain_check does). */
+int pki_crl_parse(const char *pem, X509_CRL **ret, struct tend_err *err);
+
+/*
+ * pki_chain_check - x chains to ca, is valid now and, with crl (may be
+ * NULL), is not revoked: -EKEYREJECTED with the reason otherwise.  Names
+ * are not looked at.
+ */
+int pki_chain_check(X509 *ca, X509_CRL *crl, X509 *x, struct tend_err *err);
 
 /* pki_serial_parse - lowercase or uppercase hex, 1..PKI_SERIAL_HEX_MAX digits. */
 int pki_serial_parse(const char *hex, ASN1_INTEGER **ret);

@@ -24,7 +24,7 @@ int pki_key_new(EVP_PKEY **ret)
 	return 0;
 }
 
-int pki_key_save(const EVP_PKEY *k, const char *path, struct tend_err *err)
+int pki_key_pem(const EVP_PKEY *k, char **ret, struct tend_err *err)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *pem = NULL;
@@ -39,6 +39,18 @@ int pki_key_save(const EVP_PKEY *k, const char *path, struct tend_err *err)
 	r = pki_bio_take(b, &pem);
 	if (r < 0)
 		return err_set(err, r, "cannot encode the key");
+	*ret = pem;
+	return 0;
+}
+
+int pki_key_save(const EVP_PKEY *k, const char *path, struct tend_err *err)
+{
+	char *pem = NULL;
+	int r;
+
+	r = pki_key_pem(k, &pem, err);
+	if (r < 0)
+		return r;
 	r = pki_file_write(path, pem, strlen(pem), 0600, err);
 	OPENSSL_cleanse(pem, strlen(pem));
 	free(pem);

@@ -158,17 +158,20 @@ int pki_cert_pem(X509 *x, char **ret)
 int pki_name_cn(const X509_NAME *name, char *out, size_t len)
 {
 	const X509_NAME_ENTRY *e;
-	const ASN1_STRING *v;
-	unsigned char *utf8 = NULL;
-	int n;
 
 	if (!name || X509_NAME_entry_count(name) != 1)
 		return -EINVAL;
 	e = X509_NAME_get_entry(name, 0);
 	if (OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)) != NID_commonName)
 		return -EINVAL;
-	v = X509_NAME_ENTRY_get_data(e);
-	n = ASN1_STRING_to_UTF8(&utf8, v);
+	return pki_entry_text(e, out, len);
+}
+
+int pki_entry_text(const X509_NAME_ENTRY *e, char *out, size_t len)
+{
+	unsigned char *utf8 = NULL;
+	int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+
 	if (n < 0)
 		return -EINVAL;
 	/* an embedded NUL would make the CN read as another name */

@@ -19,8 +19,7 @@
 #include "pki/pki_int.h"
 #include "util/strutil.h"
 
-/* crl_parse - a PEM CRL. */
-static int crl_parse(const char *pem, X509_CRL **ret, struct tend_err *err)
+int pki_crl_parse(const char *pem, X509_CRL **ret, struct tend_err *err)
 {
 	size_t n = strlen(pem);
 	BIO *b = n <= ((size_t)64 << 20) ? BIO_new_mem_buf(pem, (int)n) : NULL;
@@ -33,8 +32,7 @@ static int crl_parse(const char *pem, X509_CRL **ret, struct tend_err *err)
 	return 0;
 }
 
-/* chain_check - x chains to ca (and is not revoked in crl when given). */
-static int chain_check(X509 *ca, X509_CRL *crl, X509 *x, struct tend_err *err)
+int pki_chain_check(X509 *ca, X509_CRL *crl, X509 *x, struct tend_err *err)
 {
 	X509_STORE *st = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -77,7 +75,7 @@ int pki_verify_cert(const char *ca_pem, const char *crl_pem, const char *cert_pe
 	}
 	r = pki_cert_parse(cert_pem, 0, &x, err);
 	if (r == 0 && crl_pem)
-		r = crl_parse(crl_pem, &crl, err);
+		r = pki_crl_parse(crl_pem, &crl, err);
 	if (r < 0)
 		goto out;
 	/* the CA's own certificate verifies against itself: it is not an identity */
@@ -85,7 +83,7 @@ int pki_verify_cert(const char *ca_pem, const char *crl_pem, const char *cert_pe
 		r = err_set(err, -EKEYREJECTED, "a CA certificate is not an identity");
 		goto out;
 	}
-	r = chain_check(ca, crl, x, err);
+	r = pki_chain_check(ca, crl, x, err);
 	if (r < 0)
 		goto out;
 	if (pki_name_cn(X509_get_subject_name(x), cn, sizeof(cn)) < 0) {
@@ -181,29 +179,41 @@ static int b64_decode(const char *s, unsigned char *out, size_t *ret_len)
 	return 0;
 }
 
-int pki_verify(const char *cert_pem, const void *data, size_t len, const char *sig_b64,
-	       struct tend_err *err)
+int pki_verify_key(EVP_PKEY *pub, const void *data, size_t len, const char *sig_b64,
+		   struct tend_err *err)
 {
 	unsigned char sig[PKI_SIG_B64_MAX];
 	EVP_MD_CTX *md = NULL;
-	X509 *x = NULL;
 	size_t n = 0;
-	int r;
+	int r = 0;
 
 	if (!sig_b64 || strnlen(sig_b64, PKI_SIG_B64_MAX + 1) > PKI_SIG_B64_MAX ||
 	    b64_decode(sig_b64, sig, &n) < 0)
 		return err_set(err, -EKEYREJECTED, "the signature is not base64 of at most %d "
 				"characters", PKI_SIG_B64_MAX);
-	r = pki_cert_parse(cert_pem, 0, &x, err);
-	if (r < 0)
-		return r;
 	md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(x)) != 1)
+	if (!md || !pub || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1)
 		r = pki_ssl_err(err, -EIO, "cannot verify the signature");
 	else if (EVP_DigestVerify(md, sig, n, data, len) != 1)
 		r = err_set(err, -EKEYREJECTED, "the signature does not verify");
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
+	return r;
+}
+
+int pki_verify(const char *cert_pem, const void *data, size_t len, const char *sig_b64,
+	       struct tend_err *err)
+{
+	X509 *x = NULL;
+	int r;
+
+	if (!sig_b64 || strnlen(sig_b64, PKI_SIG_B64_MAX + 1) > PKI_SIG_B64_MAX)
+		return err_set(err, -EKEYREJECTED, "the signature is not base64 of at most %d "
+				"characters", PKI_SIG_B64_MAX);
+	r = pki_cert_parse(cert_pem, 0, &x, err);
+	if (r < 0)
+		return r;
+	r = pki_verify_key(X509_get0_pubkey(x), data, len, sig_b64, err);
 	X509_free(x);
 	return r;
 }

@@ -191,6 +191,9 @@ int api_report_get(struct api_req *rq, struct api_resp *rs);
 int api_audit(struct api_req *rq, struct api_resp *rs);
 /* api_events.c: lifecycle events */
 int api_events(struct api_req *rq, struct api_resp *rs);
+
+/* api_rpc_audit.c: nodes' records of the requests they were sent */
+int api_rpc_audit(struct api_req *rq, struct api_resp *rs);
 /* api_enroll.c: enrollment, the CA, approval and revocation */
 int api_enroll(struct api_req *rq, struct api_resp *rs);
 int api_ca(struct api_req *rq, struct api_resp *rs);

@@ -124,12 +124,43 @@ static void node_user(struct buf *out, const char *n)
 		"      user: \"CN=%s\"\n"
 		"      permissions: {\n"
 		"        publish: { allow: [\"tend.catalog.%s\", \"tend.report.%s\","
-		" \"tend.facts.%s\", \"tend.event.%s.*\"] }\n"
+		" \"tend.facts.%s\", \"tend.event.%s.*\", \"tend.audit.%s\"] }\n"
 		"        subscribe: { allow: [\"_INBOX.%s.>\", \"tend.rpc.%s\", \"tend.rpc.all\"] }\n"
 		"        allow_responses: true\n"
 		"      }\n"
 		"    }\n",
-		n, n, n, n, n, inbox, n);
+		n, n, n, n, n, n, inbox, n);
+}
+
+/*
+ * admin_user - an administrator's user: the subject of its certificate
+ * (pki_ca_issue_admin: O=tend-admin, OU=role, CN=name, written the way
+ * nats-server prints it), which may publish requests to nodes and read
+ * its own inbox, "_INBOX.@NAME" (bus.c), a token no node name can be.
+ */
+static void admin_user(struct buf *out, const char *name, const char *role)
+{
+	buf_printf(out,
+		   "    {\n"
+		   "      user: \"CN=%s,OU=%s,O=tend-admin\"\n"
+		   "      permissions: {\n"
+		   "        publish: { allow: [\"tend.rpc.>\"] }\n"
+		   "        subscribe: { allow: [\"_INBOX.@%s.>\"] }\n"
+		   "      }\n"
+		   "    }\n",
+		   name, role, name);
+}
+
+/* name_ok - what may be written in the configuration as a user's name or role. */
+static bool name_ok(const char *n)
+{
+	if (!n || !*n || strlen(n) > PKI_CN_MAX)
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '.' || *n == '-' || *n == '_'))
+			return false;
+	return true;
 }
 
 int broker_conf_text(const struct broker_conf *c, const json_t *nodes, struct buf *out,
@@ -176,6 +207,13 @@ int broker_conf_text(const struct broker_conf *c, const json_t *nodes, struct bu
 			continue;
 		node_user(out, n);
 	}
+	json_array_foreach(c->admins, i, v) {
+		const char *n = json_string_value(json_object_get(v, "name"));
+		const char *role = json_string_value(json_object_get(v, "role"));
+
+		if (name_ok(n) && name_ok(role))
+			admin_user(out, n, role);
+	}
 	buf_puts(out, "  ]\n}\n");
 	return 0;
 }
@@ -200,13 +238,17 @@ static int write_conf(struct broker *b, struct tend_err *err)
 		.ca_file = pki_ca_path(s->ca, PKI_CA_CERT),
 	};
 	struct buf text = BUF_INIT;
-	json_t *nodes = NULL;
+	json_t *nodes = NULL, *admins = NULL;
 	int dfd, r;
 
 	r = enrolled_nodes(s, &nodes, err);
 	if (r == 0)
+		r = db_user_list(s->db, true, &admins, err);
+	c.admins = admins;
+	if (r == 0)
 		r = broker_conf_text(&c, nodes, &text, err);
 	json_decref(nodes);
+	json_decref(admins);
 	if (r < 0)
 		goto out;
 	dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -19,6 +19,7 @@ struct broker_conf {
 	const char *cert_file; /* the server certificate (CN tend-server) */
 	const char *key_file;
 	const char *ca_file; /* client certificates must chain to it */
+	const json_t *admins; /* [{"name","role"}]: administrators (may be NULL) */
 };
 
 /*
@@ -30,7 +31,9 @@ struct broker_conf {
  * tend.event.N.* (one token: node "a" cannot pose as node "a.b"),
  * subscribe only _INBOX.N.> (N's dots written '~', see bus.h),
  * tend.rpc.N and tend.rpc.all,
- * and answer requests it received.  Anyone else is refused.  -EINVAL for
+ * and answer requests it received; it publishes its audit records on
+ * tend.audit.N.  An administrator (c->admins) may publish requests on
+ * tend.rpc.> and read its own inbox, _INBOX.@NAME.>.  Anyone else is refused.  -EINVAL for
  * a listen address that is not ADDR:PORT or a path the format cannot
  * hold; ids that are not node names are left out.
  */

@@ -423,6 +423,37 @@ static void on_event(void *arg, const char *subject, const char *reply, const vo
 	json_decref(ev);
 }
 
+/*
+ * on_audit - a node's audit record of a request it was sent (tend.audit.N).
+ * The record is the node's word and stored as such; the node it is
+ * filed under is the subject's, which the broker vouches for.
+ */
+static void on_audit(void *arg, const char *subject, const char *reply, const void *data,
+		     size_t len)
+{
+	struct bus_server *bs = arg;
+	const char *node = subject + strlen(BUS_SUBJ_AUDIT);
+	struct tend_err err = { "" };
+	json_t *rec = parse_object(data, len, DB_RPC_AUDIT_MAX, &err);
+	const char *n = json_string_value(json_object_get(rec, "node"));
+	int r = rec ? 0 : -EINVAL;
+
+	if (r == 0 && n && strcmp(n, node))
+		r = err_set(&err, -EINVAL, "audit record names another node than %s", subject);
+	if (r == 0) {
+		pthread_mutex_lock(&bs->srv->lock);
+		r = db_rpc_audit_add(bs->srv->db, node, rec, &err);
+		pthread_mutex_unlock(&bs->srv->lock);
+	}
+	if (r < 0) {
+		atomic_fetch_add(&bs->errors, 1);
+		log_warnx("bus: audit record on %s refused: %s", subject, err.msg);
+	}
+	if (reply)
+		respond_json(bs, reply, ok_answer(r, err.msg));
+	json_decref(rec);
+}
+
 /* ---- life ---- */
 
 static void on_state(void *arg, bool connected)
@@ -450,6 +481,7 @@ int bus_server_start(struct server *s, struct tend_err *err)
 		{ BUS_SUBJ_REPORT ">", on_report },
 		{ BUS_SUBJ_FACTS ">", on_facts },
 		{ BUS_SUBJ_EVENT ">", on_event },
+		{ BUS_SUBJ_AUDIT ">", on_audit },
 	};
 	struct bus_server *bs = xcalloc(1, sizeof(*bs));
 	json_t *urls = broker_client_urls(s, true);

@@ -16,6 +16,7 @@
 #define BUS_SUBJ_REPORT "tend.report."
 #define BUS_SUBJ_FACTS "tend.facts."
 #define BUS_SUBJ_EVENT "tend.event."
+#define BUS_SUBJ_AUDIT "tend.audit." /* + node: records of requests (RPC_SUBJ_AUDIT) */
 /* The queue group every replica of tend-server joins. */
 #define BUS_QUEUE "tend-server"
 /* The largest request accepted on tend.catalog.N. */

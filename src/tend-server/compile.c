@@ -127,7 +127,10 @@ struct compiler {
 		unsigned long used;
 		struct cache entries; /* struct centry */
 		size_t bytes;
+		json_t *policy;     /* policy/NAME.yaml, path -> text (compile_policy.c) */
+		char *policy_text;  /* ... its canonical JSON */
 	} trees[CACHE_TREES];
+	int cur;                    /* the tree being compiled (lookup) */
 	unsigned long clock;
 	unsigned long compiled, hits;
 };
@@ -190,8 +193,11 @@ void compiler_free(struct compiler *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < CACHE_TREES; i++)
+	for (int i = 0; i < CACHE_TREES; i++) {
 		cache_clear(&c->trees[i].entries, centry_free);
+		json_decref(c->trees[i].policy);
+		free(c->trees[i].policy_text);
+	}
 	cache_clear(&c->docs, doc_free);
 	cache_clear(&c->infos, ninfo_free);
 	json_decref(c->defaults);
@@ -610,9 +616,11 @@ static char *canon(const json_t *v)
  * finish - e's body and hash from its members (references taken); the
  * canonical texts of res and files are computed unless given.
  */
-static int finish(struct centry *e, json_t *tags, json_t *vars, json_t *res, json_t *files,
-		  const char *res_text, const char *files_text)
+static int finish(struct compiler *c, struct centry *e, json_t *tags, json_t *vars, json_t *res,
+		  json_t *files, const char *res_text, const char *files_text)
 {
+	json_t *policy = c->trees[c->cur].policy;
+	const char *pt = c->trees[c->cur].policy_text;
 	char *rt = res_text ? NULL : canon(res), *ft = files_text ? NULL : canon(files);
 	char *tt = canon(tags), *vt = canon(vars), hex[SHA256_HEX_LEN + 1];
 	struct buf b;
@@ -620,12 +628,15 @@ static int finish(struct centry *e, json_t *tags, json_t *vars, json_t *res, jso
 
 	buf_init(&b, 0);
 	if ((rt || res_text) && (ft || files_text) && tt && vt &&
-	    buf_printf(&b, "{\"files\":%s,\"resources\":%s,\"tags\":%s,\"vars\":%s}",
-		       files_text ? files_text : ft, res_text ? res_text : rt, tt, vt) == 0) {
+	    buf_printf(&b,
+		       "{\"files\":%s,\"policy\":%s,\"resources\":%s,\"tags\":%s,\"vars\":%s}",
+		       files_text ? files_text : ft, pt ? pt : "{}", res_text ? res_text : rt, tt,
+		       vt) == 0) {
 		sha256_hex(b.data, b.len, hex);
 		snprintf(e->hash, sizeof(e->hash), "sha256:%s", hex);
-		e->body = json_pack("{s:o, s:o, s:o, s:o, s:s}", "tags", tags, "vars", vars,
-				    "resources", res, "files", files, "hash", e->hash);
+		e->body = json_pack("{s:o, s:o, s:o, s:o, s:O?, s:s}", "tags", tags, "vars", vars,
+				    "resources", res, "files", files, "policy", policy, "hash",
+				    e->hash);
 		e->cost = b.len;
 		r = e->body ? 0 : -ENOMEM;
 		tags = vars = res = files = NULL;
@@ -702,7 +713,7 @@ static int build_full(struct compiler *c, struct repo_snap *s, const struct node
 	if (r == 0)
 		r = add_files(s, &cat, files, err);
 	if (r == 0) {
-		r = finish(e, json_incref(n->tags), json_incref(cat.vars), resources_json(&cat),
+		r = finish(c, e, json_incref(n->tags), json_incref(cat.vars), resources_json(&cat),
 			   files, NULL, NULL);
 		files = NULL;
 		if (r < 0)
@@ -778,7 +789,7 @@ static int build_vars(struct compiler *c, struct repo_snap *s, const struct node
 		json_decref(vars);
 		return r;
 	}
-	r = finish(e, json_incref(n->tags), vars,
+	r = finish(c, e, json_incref(n->tags), vars,
 		   json_incref(json_object_get(base->body, "resources")),
 		   json_incref(json_object_get(base->body, "files")), base->res_text,
 		   base->files_text);
@@ -824,6 +835,10 @@ static int tree_slot(struct compiler *c, const char *id)
 	}
 	cache_clear(&c->trees[lru].entries, centry_free);
 	c->trees[lru].bytes = 0;
+	json_decref(c->trees[lru].policy);
+	free(c->trees[lru].policy_text);
+	c->trees[lru].policy = NULL;
+	c->trees[lru].policy_text = NULL;
 	snprintf(c->trees[lru].id, sizeof(c->trees[lru].id), "%s", id);
 	c->trees[lru].used = ++c->clock;
 	return lru;
@@ -842,6 +857,15 @@ static struct centry *lookup(struct compiler *c, struct repo_snap *s, const stru
 	size_t i, total = 0;
 	json_t *x;
 
+	c->cur = t;
+	if (!c->trees[t].policy) {
+		struct tend_err perr;
+
+		/* unreadable policy files: no policy, so the nodes refuse everything */
+		if (compile_policy(s, &c->trees[t].policy, &perr) < 0)
+			c->trees[t].policy = json_object();
+		c->trees[t].policy_text = canon(c->trees[t].policy);
+	}
 	buf_init(&key, 0);
 	json_array_foreach(n->tags, i, x)
 		buf_printf(&key, "%s%s", i ? "," : "", json_string_value(x));

@@ -64,4 +64,11 @@ int compile_tag_doc(struct compiler *c, struct repo_snap *s, const char *tag,
 /* compile_origin - "FILE:LINE" of p (a new reference). */
 json_t *compile_origin(const struct srcpos *p);
 
+/*
+ * compile_policy - policy/NAME.yaml of s as a JSON object path -> text
+ * (compile_policy.c); -EFBIG over 1 MiB together, -EINVAL for a file
+ * that is not UTF-8.
+ */
+int compile_policy(struct repo_snap *s, json_t **ret, struct tend_err *err);
+
 #endif

@@ -9,6 +9,7 @@
  */
 #include "compile.h"
 #include "compile_int.h"
+#include "rpc/rpc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -165,6 +166,23 @@ static int validate_dir(struct compiler *c, struct repo_snap *s, const char *dir
 	return 0;
 }
 
+/*
+ * validate_policy - policy/NAME.yaml parsed as the nodes will parse them: a
+ * policy that does not parse would make every node refuse everything.
+ */
+static void validate_policy(struct repo_snap *s, json_t *errs, json_t *seen)
+{
+	struct tend_err err = { "" };
+	struct rpc_policy *p = NULL;
+	json_t *files = NULL;
+
+	if (compile_policy(s, &files, &err) < 0 ||
+	    (json_object_size(files) && rpc_policy_parse(files, &p, &err) < 0))
+		add_error(errs, seen, err.msg);
+	rpc_policy_free(p);
+	json_decref(files);
+}
+
 int compile_validate(struct compiler *c, struct repo_snap *s, json_t **ret_errors)
 {
 	json_t *errs = json_array(), *seen = json_object();
@@ -179,6 +197,8 @@ int compile_validate(struct compiler *c, struct repo_snap *s, json_t **ret_error
 		if (compile_entry(c, s, &n, NULL, &err) < 0)
 			add_error(errs, seen, err.msg);
 	}
+	if (r == 0)
+		validate_policy(s, errs, seen);
 	json_decref(seen);
 	if (r < 0) {
 		json_decref(errs);

@@ -126,6 +126,31 @@ static const char *const migrations[] = {
 	"CREATE INDEX certs_node ON certs(node, fingerprint);"
 	"CREATE INDEX certs_fingerprint ON certs(fingerprint);"
 	"PRAGMA user_version = 4;",
+	/* 5: administrators' identities (certificates for the bus) and the audit
+	 * records nodes forward for the requests they were sent (db_users.c) */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  serial TEXT NOT NULL UNIQUE," /* lowercase hex */
+	"  pem TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  revoked INTEGER);"
+	"CREATE UNIQUE INDEX users_active ON users(name) WHERE revoked IS NULL;"
+	"CREATE TABLE rpc_audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  node TEXT NOT NULL,"
+	"  time TEXT,"		     /* when the node decided, as it says (ISO 8601) */
+	"  received INTEGER NOT NULL,"
+	"  request TEXT,"	     /* the request's id */
+	"  caller TEXT,"
+	"  action TEXT,"
+	"  decision TEXT NOT NULL," /* allowed, refused */
+	"  record TEXT NOT NULL);"  /* JSON object: the node's whole record */
+	"CREATE INDEX rpc_audit_node ON rpc_audit(node, id);"
+	"CREATE INDEX rpc_audit_request ON rpc_audit(request);"
+	"PRAGMA user_version = 5;",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -289,4 +289,53 @@ int db_cert_revoke(struct db *db, const char *serial, struct tend_err *err);
  */
 int db_cert_active_nodes(struct db *db, json_t **ret, struct tend_err *err);
 
+/* ---- administrators and the requests' audit (db_users.c) ---- */
+
+#define DB_USER_NAME_MAX 64
+#define DB_SERIAL_MAX 40
+#define DB_RPC_AUDIT_MAX ((size_t)64 << 10) /* one forwarded record, serialized */
+
+/* An administrator's certificate. */
+struct db_user {
+	const char *name, *role;
+	const char *serial; /* lowercase hex */
+	const char *pem;
+	int64_t expires;    /* Unix seconds */
+};
+
+/* db_user_add - record u; -EEXIST when name has an active certificate already. */
+int db_user_add(struct db *db, const struct db_user *u, struct tend_err *err);
+
+/*
+ * db_user_list - [{"name","role","serial","created","expires","revoked"}]
+ * by name; with active, only those neither revoked nor expired.
+ */
+int db_user_list(struct db *db, bool active, json_t **ret, struct tend_err *err);
+
+/* db_user_revoke - mark name's active certificate revoked; its serial; -ENOENT. */
+int db_user_revoke(struct db *db, const char *name, char serial[DB_SERIAL_MAX + 1],
+		   struct tend_err *err);
+
+/*
+ * db_rpc_audit_add - store an audit record node forwarded (an object with
+ * "decision" allowed or refused; -EFBIG beyond DB_RPC_AUDIT_MAX).  The
+ * newest 200,000 records are kept.
+ */
+int db_rpc_audit_add(struct db *db, const char *node, const json_t *record,
+		     struct tend_err *err);
+
+/* Which audit records to list; NULL members match anything. */
+struct db_rpc_audit_query {
+	const char *node, *caller, *request, *decision;
+	int64_t since; /* records whose seq is greater */
+	int limit;     /* the newest limit of those */
+};
+
+/*
+ * db_rpc_audit_list - matching records oldest first: each the node's
+ * record with "seq" (the server's number), "node" and "received".
+ */
+int db_rpc_audit_list(const struct db_rpc_audit_query *q, struct db *db, json_t **ret,
+		      struct tend_err *err);
+
 #endif

@@ -49,6 +49,8 @@ const struct api_route api_routes[] = {
 	API_ROUTE("POST", "/v1/revert", WRITE, api_revert, "undo a commit with a new one"),
 	API_ROUTE("GET", "/v1/audit", READ, api_audit, "the audit log"),
 	API_ROUTE("GET", "/v1/events", READ, api_events, "lifecycle events nodes sent"),
+	API_ROUTE("GET", "/v1/rpc-audit", READ, api_rpc_audit,
+		  "what nodes recorded of the requests they were sent"),
 	API_ROUTE("POST", "/v1/enroll", PUBLIC, api_enroll,
 		  "a node asks for its certificate (with a token, or to be approved)"),
 	API_ROUTE("GET", "/v1/ca", PUBLIC, api_ca, "the CA certificate and revocation list"),

@@ -93,4 +93,13 @@ void http_stop(struct http *h);
 /* http_port - the port listened on (useful with port 0). */
 unsigned http_port(const struct http *h);
 
+/* STATE/tend-server.pid: the running server, which SIGHUP tells to reload identities. */
+#define SERVER_PID_FILE "tend-server.pid"
+
+/*
+ * cmd_user - `tend-server user add|ls|revoke` (cmd_user.c): administrators'
+ * identities; argv[0] is "user".  Returns the exit status.
+ */
+int cmd_user(const struct srv_config *c, bool json, int argc, char **argv);
+
 #endif

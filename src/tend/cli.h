@@ -18,5 +18,6 @@ int cmd_config(int argc, char **argv);
 int cmd_nodes(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -5,7 +5,9 @@
  * disk, load the newest good one, collect facts (sent when they changed),
  * run the engine over --root as `tend apply` does (src/tend/cmd_run.c),
  * spool the report and deliver what the spool holds, and say so with a
- * `run` event.
+ * `run` event.  The RPC side (rpc.c) gets each catalog loaded (its policy
+ * and tags) and the facts; plan and apply requests reach agent_plan and
+ * agent_converge_report through the loop.
  *
  * Nothing of a run outlives it: the catalog, its resources, the facts and
  * the report are freed before agent_converge returns, so an idle agent
@@ -221,10 +223,10 @@ static void on_result(struct run *run, struct resource *r, void *arg)
 	report_resource_text(stderr, run, r, &ro);
 }
 
-/* engine - apply cat on the root with facts: the report, or an error report. */
-static json_t *engine(struct agent *a, const json_t *cj, json_t *facts, int *ret_exit)
+/* engine - apply (or plan) cat on the root with facts: the report, or an error report. */
+static json_t *engine(struct agent *a, const json_t *cj, json_t *facts, bool plan, int *ret_exit)
 {
-	struct run_opts ro = { .root = a->root };
+	struct run_opts ro = { .root = a->root, .plan = plan };
 	struct tend_err err = { "" };
 	struct buf files = BUF_INIT;
 	struct catalog cat;
@@ -239,21 +241,28 @@ static json_t *engine(struct agent *a, const json_t *cj, json_t *facts, int *ret
 	    cache_write_files(a->state, cj, a->hash, &err) < 0 ||
 	    catalog_add_json(&cat, cj, buf_str(&files), &err) < 0)
 		goto input_err;
-	lock_fd = root_lock(a->root, true, on_wait, (void *)a->root, &err);
-	if (lock_fd < 0 || run_prepare(&run, &cat, &ro, facts, &err) < 0)
+	/* a plan writes nothing: like `tend plan`, it takes no lock */
+	if (!plan)
+		lock_fd = root_lock(a->root, true, on_wait, (void *)a->root, &err);
+	if ((!plan && lock_fd < 0) || run_prepare(&run, &cat, &ro, facts, &err) < 0)
 		goto input_err;
-	run.on_result = on_result;
-	run_apply(&run);
+	if (plan) {
+		run_plan(&run);
+	} else {
+		run.on_result = on_result;
+		run_apply(&run);
+	}
 	run_finish(&run);
-	rep = report_json(&run, "apply", a->root);
+	rep = report_json(&run, plan ? "plan" : "apply", a->root);
 	*ret_exit = run.sum.failed ? 1 : 0;
-	log_info("%zu resources: %zu changed, %zu failed, %zu skipped in %.0f ms", run.sum.total,
-		 run.sum.changed, run.sum.failed, run.sum.skipped, run.sum.ms);
+	log_info("%s: %zu resources: %zu %s, %zu failed, %zu skipped in %.0f ms",
+		 plan ? "plan" : "apply", run.sum.total, run.sum.changed,
+		 plan ? "to change" : "changed", run.sum.failed, run.sum.skipped, run.sum.ms);
 	goto out;
 input_err:
 	log_warnx("%s", err.msg);
 	rep = json_pack("{s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:[]}",
-			"version", 1, "command", "apply", "root", a->root, "error", err.msg,
+			"version", 1, "command", plan ? "plan" : "apply", "root", a->root, "error", err.msg,
 			"summary", "total", 0, "ok", 0, "changed", 0, "failed", 0, "skipped", 0,
 			"unknown", 0, "not_converged", 0, "resources");
 out:
@@ -364,12 +373,49 @@ void agent_flush(struct agent *a)
 			 left ? "; more wait" : "");
 }
 
+json_t *agent_facts(struct agent *a)
+{
+	struct fsroot froot;
+	struct tend_err err;
+	json_t *facts;
+
+	if (fsroot_open(&froot, a->root, &err) < 0) {
+		log_warnx("%s", err.msg);
+		return NULL;
+	}
+	facts = facts_collect(&froot);
+	fsroot_close(&froot);
+	return facts;
+}
+
+int agent_plan(struct agent *a, json_t **ret, struct tend_err *err)
+{
+	json_t *cj = NULL, *facts, *rep;
+	bool prev = false;
+	int ex;
+
+	if (load(a, &cj, &prev) < 0)
+		return err_set(err, -ENOENT, "no usable catalog on this node");
+	if (a->rpc)
+		rpc_node_catalog(a->rpc, cj, a->hash);
+	facts = agent_facts(a);
+	rep = engine(a, cj, facts, true, &ex);
+	json_object_set_new(rep, "catalog", json_pack("{s:s}", "hash", a->hash));
+	json_decref(cj);
+	json_decref(facts);
+	*ret = rep;
+	return 0;
+}
+
 int agent_converge(struct agent *a)
+{
+	return agent_converge_report(a, NULL);
+}
+
+int agent_converge_report(struct agent *a, json_t **ret_report)
 {
 	time_t started = time(NULL);
 	char id[UUID_LEN + 1] = "";
-	struct fsroot froot;
-	struct tend_err err;
 	json_t *cj = NULL, *facts = NULL, *rep = NULL, *sum;
 	bool prev = false;
 	int ex = 1, f, r;
@@ -391,22 +437,34 @@ int agent_converge(struct agent *a)
 	if (!cj) {
 		event_publish(a->bus, a->conf.node, "run",
 			      json_pack("{s:s}", "error", "no usable catalog"));
+		if (ret_report)
+			*ret_report = NULL;
 		return 1;
 	}
-	if (fsroot_open(&froot, a->root, &err) < 0) {
-		log_warnx("%s", err.msg);
-	} else {
-		facts = facts_collect(&froot);
-		fsroot_close(&froot);
+	if (a->rpc) /* its policy and tags: requests are checked against the catalog in use */
+		rpc_node_catalog(a->rpc, cj, a->hash);
+	facts = agent_facts(a);
+	if (facts)
 		send_facts(a, facts);
-	}
-	rep = engine(a, cj, facts, &ex);
+	rep = engine(a, cj, facts, false, &ex);
 	json_decref(cj);
+	if (a->rpc && rep) {
+		/* what RPC filters see: the facts as this run left them */
+		if (json_integer_value(json_object_get(json_object_get(rep, "summary"), "changed"))) {
+			json_decref(facts);
+			facts = agent_facts(a);
+		}
+		if (facts)
+			rpc_node_facts(a->rpc, facts);
+	}
 	json_decref(facts);
 	if (rep && spool_report(a, rep, started, id) == 0)
 		agent_flush(a);
 	sum = rep ? json_deep_copy(json_object_get(rep, "summary")) : NULL;
-	json_decref(rep);
+	if (ret_report)
+		*ret_report = rep;
+	else
+		json_decref(rep);
 	event_publish(a->bus, a->conf.node, "run",
 		      json_pack("{s:s, s:o, s:i, s:s, s:b}", "report", id, "summary",
 				sum ? sum : json_object(), "exit", ex, "catalog", a->hash, "stale",

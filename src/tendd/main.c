@@ -7,7 +7,9 @@
  * an eventfd, and one poll() waits for them and for the next deadline
  * (the next run: every --interval plus a random --splay; the next alive
  * event).  SIGUSR1 runs now; SIGTERM and SIGINT end the agent after a
- * shutdown event.  Between runs nothing of a run is kept and freed memory
+ * shutdown event.  Signed RPC requests (rpc.c) are answered on cnats'
+ * threads; the plans and applies they ask for come to the loop through
+ * a third descriptor and run here, between the loop's own runs.  Between runs nothing of a run is kept and freed memory
  * is handed back to the system, so an idle agent stays small.
  */
 #include <errno.h>
@@ -233,7 +235,9 @@ static int loop_run(struct loop *l)
 {
 	double now = run_now_ms(), next_run = now, next_alive = now + l->o->alive * 1000.0;
 	double next_flush = now + FLUSH_RETRY_MS;
-	struct pollfd p[2] = { { l->sigfd, POLLIN, 0 }, { l->evfd, POLLIN, 0 } };
+	struct pollfd p[3] = { { l->sigfd, POLLIN, 0 },
+			       { l->evfd, POLLIN, 0 },
+			       { l->a.rpc ? rpc_node_fd(l->a.rpc) : -1, POLLIN, 0 } };
 	uint64_t v;
 
 	for (;;) {
@@ -256,7 +260,7 @@ static int loop_run(struct loop *l)
 		}
 		wake = next_run < next_alive ? next_run : next_alive;
 		wake = wake < next_flush ? wake : next_flush;
-		if (poll(p, 2, wake > now ? (int)(wake - now) + 1 : 0) < 0 && errno != EINTR) {
+		if (poll(p, 3, wake > now ? (int)(wake - now) + 1 : 0) < 0 && errno != EINTR) {
 			log_warn("poll");
 			return 1;
 		}
@@ -272,6 +276,11 @@ static int loop_run(struct loop *l)
 		    bus_connected(l->a.bus)) {
 			log_info("connected to the broker");
 			agent_flush(&l->a);
+			rpc_node_connected(l->a.rpc);
+		}
+		if (p[2].revents) { /* plans and applies RPC requests wait for */
+			rpc_node_jobs(l->a.rpc);
+			malloc_trim(0);
 		}
 	}
 }
@@ -330,14 +339,32 @@ fail:
 
 static void agent_close(struct loop *l)
 {
+	rpc_node_stop(l->a.rpc); /* before the bus: no request waits for a loop that is gone */
 	if (l->a.bus)
 		bus_close(l->a.bus);
+	rpc_node_free(l->a.rpc);
 	if (l->sigfd >= 0)
 		close(l->sigfd);
 	if (l->evfd >= 0)
 		close(l->evfd);
 	free(l->a.ca_pem);
 	agent_conf_free(&l->a.conf);
+}
+
+/* rpc_start - answer RPC requests, checked against the cached catalog's policy until the first run. */
+static void rpc_start(struct loop *l, const json_t *catalog)
+{
+	struct tend_err err;
+
+	if (rpc_node_new(&l->a, catalog, &l->a.rpc, &err) < 0) {
+		log_warnx("rpc: %s; this node answers no RPC requests", err.msg);
+		l->a.rpc = NULL;
+	} else if (rpc_node_subscribe(l->a.rpc, &err) < 0) {
+		log_warnx("rpc: %s; this node answers no RPC requests", err.msg);
+		/* a subscription made may still deliver to it: stopped, not freed */
+		rpc_node_stop(l->a.rpc);
+		l->a.rpc = NULL;
+	}
 }
 
 static int agent_main(struct opts *o)
@@ -352,11 +379,16 @@ static int agent_main(struct opts *o)
 	if (agent_open(&l, &mask) < 0)
 		goto out;
 	/* the hash of the cached catalog, so the first request can be answered "not-modified" */
-	if (cache_load(o->state, l.a.ca_pem, &cj, l.a.hash, &prev, &warn, &err) == 0)
-		json_decref(cj);
+	if (cache_load(o->state, l.a.ca_pem, &cj, l.a.hash, &prev, &warn, &err) < 0)
+		cj = NULL;
+	if (!o->once)
+		rpc_start(&l, cj);
+	json_decref(cj);
 	wait_connected(&l, CONNECT_WAIT_MS);
 	if (!bus_connected(l.a.bus))
 		log_warnx("the broker does not answer yet; converging with the cached catalog");
+	else
+		rpc_node_connected(l.a.rpc);
 	if (o->once) {
 		ex = agent_converge(&l.a);
 		goto out;

@@ -9,12 +9,18 @@
  *   cache.c     the signed catalog on disk, verified, with the previous one kept
  *   spool.c     reports kept on disk until the server acknowledged them
  *   events.c    lifecycle events and time stamps
+ *   rpc.c       signed RPC requests: subscriptions, checks, replies, jobs for the loop
+ *   actions.c   the built-in actions (ping, facts, plan, apply); actions_run.c:
+ *               run, check, service
+ *   audit.c     STATE/audit.jsonl and its forwarding to the server
  *
  * State directory (default /var/lib/tendd, mode 0700):
  *   node.key node.pem ca.pem agent.conf   identity (enroll.c)
  *   catalog/ catalog.prev/                catalog.json, catalog.sig, signer.pem
  *   files/                                the catalog's files (sources, templates)
  *   spool/ID.json                         reports not yet acknowledged
+ *   rpc-nonces                            request ids seen (replays refused across restarts)
+ *   audit.jsonl audit.sent                RPC audit records; how much was forwarded
  */
 #ifndef TENDD_H
 #define TENDD_H
@@ -137,6 +143,8 @@ int event_publish(struct bus *b, const char *node, const char *type, json_t *dat
 
 /* ---- converge.c ---------------------------------------------------------- */
 
+struct rpc_node;
+
 struct agent {
 	const char *state;
 	const char *root;
@@ -147,6 +155,7 @@ struct agent {
 	time_t stale_since;           /* first failure to get the current catalog; 0 fresh */
 	char facts_hash[65];          /* of the facts last acknowledged */
 	int request_timeout_ms;
+	struct rpc_node *rpc;         /* NULL: no RPC (--once, or it could not start) */
 };
 
 /*
@@ -156,7 +165,150 @@ struct agent {
  */
 int agent_converge(struct agent *a);
 
+/*
+ * agent_converge_report - agent_converge, and the run's report in
+ * *ret_report (a new reference, the one spooled; NULL when there was no
+ * usable catalog).
+ */
+int agent_converge_report(struct agent *a, json_t **ret_report);
+
+/* agent_facts - the facts of the root now (a new reference; NULL when the root cannot be opened). */
+json_t *agent_facts(struct agent *a);
+
+/*
+ * agent_plan - what a convergence would change now with the cached
+ * catalog and fresh facts: the engine in plan mode, nothing written
+ * (but STATE/files, the catalog's files).  *ret the report (command
+ * "plan"; with "error" for an input error).  -ENOENT when there is no
+ * usable catalog (why in err).
+ */
+int agent_plan(struct agent *a, json_t **ret, struct tend_err *err);
+
 /* agent_flush - deliver the spooled reports (when connected). */
 void agent_flush(struct agent *a);
+
+/* ---- actions.c, actions_run.c ------------------------------------------------ */
+
+#define ACTION_OUTPUT_MAX ((size_t)64 << 10) /* stdout, and stderr, of a command */
+#define ACTION_TIMEOUT_DEFAULT 60.0
+#define ACTION_TIMEOUT_MAX 3600
+
+struct proc_result;
+
+/* What an action may know and use. */
+struct action_ctx {
+	const char *node;
+	const char *root;              /* --root */
+	const char *hash;              /* the catalog in use ("" none) */
+	double uptime_s;               /* of the agent */
+	const json_t *facts;           /* NULL: not collected */
+	/* plan (plan true) or apply: the report of a convergence, or -errno with err */
+	int (*converge)(void *arg, bool plan, json_t **ret_report, struct tend_err *err);
+	void *arg;
+};
+
+struct action_result {
+	bool ok;                       /* status "ok", else "failed" */
+	char reason[1024];             /* why it failed */
+	json_t *data;                  /* an object or NULL (owned) */
+};
+
+/*
+ * action_run - run the built-in action with args (an object or NULL) and
+ * fill res in: ok with data, or failed with the reason (an unknown action,
+ * arguments it does not take or that are wrong, a command that failed;
+ * data may still say more).  Free with action_result_clear.
+ */
+void action_run(const char *action, const json_t *args, const struct action_ctx *c,
+		struct action_result *res);
+void action_result_clear(struct action_result *res);
+
+/* action_report_data - the data of plan/apply from an engine report: status, summary, changes. */
+void action_report_data(const json_t *report, bool plan, struct action_result *res);
+
+/* action_check_parse - a plugin's stdout as "output", "long_output", "perfdata" members of data. */
+void action_check_parse(const char *out, size_t len, json_t *data);
+
+/* action_text - s[0..n) as a JSON string, each byte that is not UTF-8 replaced by U+FFFD. */
+json_t *action_text(const char *s, size_t n);
+
+/* helpers the actions share (actions.c, actions_run.c) */
+void action_fail(struct action_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int action_args_only(const json_t *args, const char *const *allowed, struct action_result *res);
+int action_exec(const struct action_ctx *c, const char *const *argv, double timeout,
+		struct proc_result *ret, struct action_result *res);
+void action_run_cmd(const json_t *args, const struct action_ctx *c, struct action_result *res);
+void action_check(const json_t *args, const struct action_ctx *c, struct action_result *res);
+void action_service(const json_t *args, const struct action_ctx *c, struct action_result *res);
+
+/* ---- audit.c ----------------------------------------------------------------- */
+
+struct audit;
+
+/*
+ * audit_open - STATE/audit.jsonl (created 0600, appended to) and
+ * STATE/audit.sent (how many bytes of it were forwarded).  *ret is
+ * shared by threads: every call below locks it.
+ */
+int audit_open(const char *state, struct audit **ret, struct tend_err *err);
+void audit_free(struct audit *au);
+
+/*
+ * audit_write - rec (borrowed) as one line appended with one write(2),
+ * then published on subject when b is connected and nothing older waits
+ * to be forwarded (else audit_forward sends it later, in order).
+ * 0, or -errno when the line could not be written (err).
+ */
+int audit_write(struct audit *au, struct bus *b, const char *subject, const json_t *rec,
+		struct tend_err *err);
+
+/*
+ * audit_forward - publish the lines not forwarded yet, oldest first,
+ * while b is connected.  Returns how many were sent, or -errno.
+ */
+int audit_forward(struct audit *au, struct bus *b, const char *subject);
+
+/* ---- rpc.c ------------------------------------------------------------------- */
+
+/*
+ * rpc_node_new - the agent's RPC side: its key and certificate
+ * (STATE/node.key, node.pem), the request checker (lib/rpc) with its
+ * nonce file STATE/rpc-nonces, the audit file, the policy and tags of
+ * catalog (may be NULL: everything refused) and the facts collected now.
+ * Nothing is subscribed yet (rpc_node_subscribe).
+ */
+int rpc_node_new(struct agent *a, const json_t *catalog, struct rpc_node **ret,
+		 struct tend_err *err);
+
+/* rpc_node_subscribe - listen on tend.rpc.NODE and tend.rpc.all. */
+int rpc_node_subscribe(struct rpc_node *n, struct tend_err *err);
+
+/* rpc_node_fd - readable when a plan or apply waits for the loop (rpc_node_jobs). */
+int rpc_node_fd(const struct rpc_node *n);
+
+/* rpc_node_jobs - on the loop's thread: run the plans and applies requests wait for. */
+void rpc_node_jobs(struct rpc_node *n);
+
+/*
+ * rpc_node_catalog - a catalog was loaded (loop's thread): its "policy"
+ * and "tags" become the ones requests are checked against (nothing
+ * happens when hash is the one already in use).
+ */
+void rpc_node_catalog(struct rpc_node *n, const json_t *catalog, const char *hash);
+
+/* rpc_node_facts - the facts filters, policies and the facts action see (borrowed). */
+void rpc_node_facts(struct rpc_node *n, json_t *facts);
+
+/* rpc_node_connected - the broker is back: forward the audit lines it missed. */
+void rpc_node_connected(struct rpc_node *n);
+
+/*
+ * rpc_node_stop - before bus_close: refuse what comes from now on and
+ * end the waits of requests whose plan or apply the loop will not run.
+ * rpc_node_free - after bus_close.
+ */
+void rpc_node_stop(struct rpc_node *n);
+void rpc_node_free(struct rpc_node *n);
 
 #endif

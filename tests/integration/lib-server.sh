@@ -28,6 +28,15 @@
 #           JSON in $OUT; strings print bare, anything else as JSON.
 #   server_head             the current HEAD revision (GET /v1/files);
 #           leaves $OUT and $HTTP alone.
+#   put_text PATH TEXT      PUT a text file on the current head (api).
+#   wait_for SECS NAME CMD...  assert that CMD succeeds within SECS.
+#   holds FILE TEXT         FILE exists and holds exactly TEXT.
+# Agents (tendd, found as $TENDD):
+#   agents_enroll TAGS NODE...  an enrollment token for TAGS, then each
+#           NODE enrolls with it: state $T/NODE/state, root $T/NODE/root
+#           (with etc/hostname = NODE).
+#   agent_start NODE [ARGS...]  start tendd for NODE (log $T/NODE.log);
+#           its pid is in AGENT_PID[NODE].
 
 need curl
 
@@ -149,4 +158,47 @@ print(r if isinstance(r, str) else json.dumps(r))' "$OUT" "$1"
 server_head() {
 	_curl -s -H "Authorization: Bearer ${RO_TOKEN:-$RW_TOKEN}" "$SERVER_URL/v1/files" |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["revision"])'
+}
+
+put_text() {
+	local body
+	body=$(python3 -c 'import json, sys; print(json.dumps({"content": sys.argv[1], "revision": sys.argv[2]}))' "$2" "$(server_head)")
+	api PUT "/v1/files/$1" "$body"
+}
+
+wait_for() {
+	local secs=$1 name=$2 i
+	shift 2
+	for i in $(seq 1 $((secs * 10))); do
+		if "$@" >/dev/null 2>&1; then
+			ok "$name"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "$name" "$(_show "$*") still fails after $secs s"
+	return 1
+}
+
+holds() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+TENDD=${TENDD:-$(dirname "$(dirname "$TEND")")/tendd/tendd}
+declare -A AGENT_PID=()
+
+agents_enroll() {
+	local tags=$1 token n
+	shift
+	token=$("$TEND_SERVER_BIN" --state "$STATE" token create --enroll --tags "$tags" --uses $# 2>>"$SERVER_LOG")
+	for n in "$@"; do
+		mkdir -p "$T/$n/root/etc"
+		echo "$n" >"$T/$n/root/etc/hostname"
+		expect_exit 0 timeout 30 "$TENDD" --enroll "$token" --server "$SERVER_URL" --node "$n" --state "$T/$n/state"
+	done
+}
+
+agent_start() {
+	local n=$1
+	shift
+	bg "$TENDD" --state "$T/$n/state" --root "$T/$n/root" "$@" 2>>"$T/$n.log"
+	AGENT_PID[$n]=$BG_PID
 }

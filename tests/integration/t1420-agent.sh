@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/integration/lib-server.sh" # lib.sh moved to $T
 
-TENDD=${TENDD:-$(dirname "$(dirname "$TEND")")/tendd/tendd}
 [ -x "$TENDD" ] || { echo "not ok 1 - the agent binary exists: $TENDD"; exit 1; }
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null || skip "nats-server is not installed"
 export HOME=$T
@@ -22,27 +21,7 @@ NATS_PORT=$(_free_port)
 printf 'nats_listen: 127.0.0.1:%s\n' "$NATS_PORT" >"$T/server.yaml"
 server_start --config "$T/server.yaml" || done_testing
 
-# wait_for SECONDS DESCRIPTION CMD... - assert that CMD succeeds within SECONDS.
-wait_for() {
-	local secs=$1 name=$2 i
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		if "$@" >/dev/null 2>&1; then
-			ok "$name"
-			return 0
-		fi
-		sleep 0.1
-	done
-	fail "$name" "$(_show "$*") still fails after $secs s"
-	return 1
-}
 
-# put_text PATH TEXT - PUT a text file on the current head.
-put_text() {
-	local body
-	body=$(python3 -c 'import json, sys; print(json.dumps({"content": sys.argv[1], "revision": sys.argv[2]}))' "$2" "$(server_head)")
-	api PUT "/v1/files/$1" "$body"
-}
 
 # reports NODE - how many reports the server holds for NODE.
 reports() {
@@ -53,8 +32,6 @@ reports() {
 # has_reports NODE N - the server holds at least N reports of NODE.
 has_reports() { [ "$(reports "$1")" -ge "$2" ]; }
 
-# holds FILE TEXT - FILE exists and holds exactly TEXT.
-holds() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 step "the configuration the agents get: a tag with a template and a directory"
 put_text files/agent-motd.tmpl $'{{ greeting }} from {{ facts.hostname }}\n'

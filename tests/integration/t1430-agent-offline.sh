@@ -14,7 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/integration/lib-server.sh" # lib.sh moved to $T
 
-TENDD=${TENDD:-$(dirname "$(dirname "$TEND")")/tendd/tendd}
 [ -x "$TENDD" ] || { echo "not ok 1 - the agent binary exists: $TENDD"; exit 1; }
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null || skip "nats-server is not installed"
 need pgrep
@@ -24,28 +23,6 @@ NATS_PORT=$(_free_port)
 printf 'nats_listen: 127.0.0.1:%s\n' "$NATS_PORT" >"$T/server.yaml"
 server_start --config "$T/server.yaml" || done_testing
 
-# wait_for SECONDS DESCRIPTION CMD... - assert that CMD succeeds within SECONDS.
-wait_for() {
-	local secs=$1 name=$2 i
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		if "$@" >/dev/null 2>&1; then
-			ok "$name"
-			return 0
-		fi
-		sleep 0.1
-	done
-	fail "$name" "$(_show "$*") still fails after $secs s"
-	return 1
-}
-
-put_text() {
-	local body
-	body=$(python3 -c 'import json, sys; print(json.dumps({"content": sys.argv[1], "revision": sys.argv[2]}))' "$2" "$(server_head)")
-	api PUT "/v1/files/$1" "$body"
-}
-
-holds() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 spooled() { ls "$1/state/spool/" 2>/dev/null | grep -c '\.json$'; }
 spool_empty() { [ "$(spooled "$1")" -eq 0 ]; }
 spool_has() { [ "$(spooled "$1")" -ge "$2" ]; }
