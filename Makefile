@@ -16,7 +16,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libyaml-dev libjansson-dev \
 	libssl-dev libgit2-dev libcurl4-openssl-dev libcmocka-dev python3 procps \
 	util-linux coreutils findutils passwd apt-utils dpkg-dev rpm dnf createrepo-c \
 	systemd strace debootstrap libmicrohttpd-dev libsqlite3-dev sqlite3 git curl \
-	libnats-dev nats-server
+	libnats-dev nats-server libevent-dev
 
 .PHONY: all deps build build-asan check test demo install clean bench
 

@@ -200,6 +200,7 @@ static double one_rep(struct bus *b, const char *inbox, struct tally *t, const s
 
 static int parse(int argc, char **argv, struct opts *o)
 {
+	/* clang-format off */
 	static const struct option lo[] = {
 		{ "agents", required_argument, NULL, 'n' }, { "state", required_argument, NULL, 's' },
 		{ "nats", required_argument, NULL, 'u' },   { "cert", required_argument, NULL, 'c' },
@@ -210,6 +211,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "delivery-threads", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* clang-format on */
 	long long v;
 	int ch;
 
@@ -218,6 +220,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		int *n = NULL;
 		long long max = 1000000;
 
+		/* clang-format off */
 		switch (ch) {
 		case 'n': n = &o->agents; max = FLOOR_AGENTS_MAX; break;
 		case 'r': n = &o->reps; break;
@@ -233,6 +236,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'p': o->prefix = optarg; break;
 		default: return -EINVAL;
 		}
+		/* clang-format on */
 		if (n && str_to_ll(optarg, 10, 1, max, &v) < 0)
 			return -EINVAL;
 		if (n)
@@ -261,8 +265,9 @@ static int subscribers(struct setup *st)
 static int client(const struct opts *o, const char *ca_file, const char *payload)
 {
 	const char *urls[] = { o->nats, NULL };
-	struct bus_opts bo = { .urls = urls, .ca = ca_file, .cert = o->cert, .key = o->key,
-			       .name = "rpc-floor" };
+	struct bus_opts bo = {
+		.urls = urls, .ca = ca_file, .cert = o->cert, .key = o->key, .name = "rpc-floor"
+	};
 	struct tally t = { .want = -1 };
 	struct tend_err err = { "" };
 	struct bus *b = NULL;
@@ -325,6 +330,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc-floor: %s: %s\n", buf_str(&ca), strerror(-r));
 		buf_free(&ca);
 		return 1;
+	}
+	{
+		char *abs = realpath(buf_str(&ca), NULL); /* as tend-emulator: the tend CA alone */
+
+		r = bus_loop_pin_trust(abs ? abs : buf_str(&ca), &err);
+		free(abs);
+		if (r < 0) {
+			fprintf(stderr, "rpc-floor: %s\n", err.msg);
+			buf_free(&ca);
+			return 1;
+		}
 	}
 	st.payload = xcalloc(1, (size_t)o.size + 1);
 	memset(st.payload, 'x', (size_t)o.size);

@@ -5,8 +5,9 @@
 #
 # A suite is bench/suite_NAME.py (see bench/benchlib.py for its contract);
 # BENCH_SUITES picks which run, in order.  Environment:
-#   BENCH_SUITES="apply server bus"  suites to run
-#   BENCH_QUICK=1             fewer runs (3), W1 only
+#   BENCH_SUITES="apply server bus rpc"  suites to run
+#   BENCH_QUICK=1             fewer runs (3), W1 only, 1,000 emulated agents only
+#   BENCH_RPC_SIZES="1000 5000 9000"  emulated fleet sizes of the rpc suite
 #   BENCH_TOOLS="tend cfengine puppet ansible floor"   tools to compare
 #   BENCH_SKIP_ANSIBLE=1      leave Ansible out (it takes minutes)
 #   BENCH_WORKLOADS="w1 w2"   workloads;  BENCH_RUNS=N  measured runs each
@@ -20,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 cd "$top"
 
-suites=${BENCH_SUITES:-apply server bus}
+suites=${BENCH_SUITES:-apply server bus rpc}
 tools=${BENCH_TOOLS:-tend cfengine puppet ansible floor}
 if [ "${BENCH_SKIP_ANSIBLE:-0}" = 1 ]; then
 	tools=$(printf '%s\n' $tools | grep -vx ansible | tr '\n' ' ')
@@ -40,7 +41,7 @@ want meson meson
 want ninja ninja-build
 want mkfs.ext4 e2fsprogs
 want git git
-case " $suites " in *" bus "*) want nats-server nats-server ;; esac
+case " $suites " in *" bus "* | *" rpc "*) want nats-server nats-server ;; esac
 for t in $tools; do
 	case $t in
 	cfengine) want cf-agent cfengine3 ;;

@@ -46,6 +46,7 @@
 #define BUS_CN_MAX 64
 #define BUS_CLOSE_WAIT_MS 5000
 #define BUS_KEEPER_TICK_MS 500
+#define BUS_ADMIN_ORG "tend-admin" /* PKI_ADMIN_ORG: lib/bus does not link lib/pki */
 
 struct bus;
 
@@ -206,11 +207,26 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 /* ---- connecting ---- */
 
 /*
+ * is_admin - whether x is an administrator's certificate (O=tend-admin,
+ * as lib/pki issues them): its inbox is then "_INBOX.@NAME", a token no
+ * node name can be, so that no node may read an admin's replies.
+ */
+static bool is_admin(X509 *x)
+{
+	char org[32];
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, org,
+					  (int)sizeof(org));
+
+	return n > 0 && !strcmp(org, BUS_ADMIN_ORG);
+}
+
+/*
  * cert_cn - the common name of the certificate in file path, or in the
  * PEM text pem when path is NULL, into out: letters, digits, '.', '-',
- * '_' only (it becomes a subject token).
+ * '_' only (it becomes a subject token); *ret_admin whether it is an
+ * administrator's.
  */
-static int cert_cn(const char *path, const char *pem, char *out, size_t len,
+static int cert_cn(const char *path, const char *pem, char *out, size_t len, bool *ret_admin,
 		   struct tend_err *err)
 {
 	const char *what = path ? path : "the client certificate";
@@ -229,6 +245,7 @@ static int cert_cn(const char *path, const char *pem, char *out, size_t len,
 	if (!x)
 		return err_set(err, -EINVAL, "%s: not a PEM certificate", what);
 	n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)len);
+	*ret_admin = is_admin(x);
 	X509_free(x);
 	if (n <= 0 || (size_t)n >= len)
 		return err_set(err, -EINVAL, "%s: the certificate has no usable common name", what);
@@ -468,6 +485,7 @@ static void bus_free(struct bus *b)
 int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err)
 {
 	char cn[BUS_CN_MAX];
+	bool admin = false;
 	struct bus *b;
 	natsStatus s;
 	int r;
@@ -480,7 +498,7 @@ int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err
 		return err_set(err, -EINVAL,
 			       "the bus takes the certificate and the key both as files or both "
 			       "as PEM text");
-	r = cert_cn(o->cert, o->cert_pem, cn, sizeof(cn), err);
+	r = cert_cn(o->cert, o->cert_pem, cn, sizeof(cn), &admin, err);
 	if (r < 0)
 		return r;
 	b = xcalloc(1, sizeof(*b));
@@ -490,7 +508,7 @@ int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err
 	b->on_state = o->on_state;
 	b->arg = o->arg;
 	b->reconnect_max_ms = o->reconnect_max_ms > 0 ? o->reconnect_max_ms : BUS_RECONNECT_MAX_MS;
-	snprintf(b->inbox, sizeof(b->inbox), "_INBOX.%s", cn);
+	snprintf(b->inbox, sizeof(b->inbox), "_INBOX.%s%s", admin ? "@" : "", cn);
 	/* one subject token: "web01.example.com" must not nest under "web01" */
 	for (char *p = b->inbox + 7; *p; p++)
 		if (*p == '.')

@@ -22,7 +22,9 @@
  * client certificate with its dots written '~' (one subject token, so
  * that "web01.example.com" does not nest under "web01"), so that the
  * broker can let node N subscribe only to its own replies (_INBOX.N.>),
- * never to another node's catalog.
+ * never to another node's catalog.  An administrator's certificate
+ * (O=tend-admin) has "_INBOX.@<CN>.…": no node name holds '@', so no
+ * node may read an admin's replies, whatever it is called.
  */
 #ifndef TEND_BUS_H
 #define TEND_BUS_H

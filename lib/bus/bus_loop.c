@@ -110,6 +110,17 @@ static int nats_err(struct tend_err *err, natsStatus s, const char *what)
 
 /* ---- the loop ---- */
 
+int bus_loop_pin_trust(const char *ca_file, struct tend_err *err)
+{
+	if (!ca_file || ca_file[0] != '/' || access(ca_file, R_OK) < 0)
+		return err_set(err, -EINVAL,
+			       "%s: the CA must be a readable file named by an absolute path",
+			       ca_file ? ca_file : "(none)");
+	if (setenv("SSL_CERT_FILE", ca_file, 1) < 0 || setenv("SSL_CERT_DIR", "/dev/null", 1) < 0)
+		return err_set(err, -errno, "setenv: %s", strerror(errno));
+	return 0;
+}
+
 static void *loop_main(void *arg)
 {
 	struct bus_loop *l = arg;
@@ -163,8 +174,8 @@ void bus_loop_free(struct bus_loop *l)
 /* ---- connections ---- */
 
 /* conn_options - the options of one connection of l (*ret to destroy). */
-static int conn_options(struct bus_loop *l, const struct bus_loop_conn_opts *o,
-			natsOptions **ret, struct tend_err *err)
+static int conn_options(struct bus_loop *l, const struct bus_loop_conn_opts *o, natsOptions **ret,
+			struct tend_err *err)
 {
 	natsOptions *no = NULL;
 	natsStatus s;
@@ -173,7 +184,8 @@ static int conn_options(struct bus_loop *l, const struct bus_loop_conn_opts *o,
 	while (o->urls && o->urls[n])
 		n++;
 	if (!n || !o->ca_pem || !o->cert_pem || !o->key_pem)
-		return err_set(err, -EINVAL, "a connection needs URLs, a CA, a certificate and a key");
+		return err_set(err, -EINVAL,
+			       "a connection needs URLs, a CA, a certificate and a key");
 	s = natsOptions_Create(&no);
 	if (s == NATS_OK)
 		s = natsOptions_SetServers(no, (const char **)o->urls, n);
@@ -194,10 +206,11 @@ static int conn_options(struct bus_loop *l, const struct bus_loop_conn_opts *o,
 	if (s == NATS_OK)
 		s = natsOptions_UseGlobalMessageDelivery(no, true);
 	if (s == NATS_OK)
-		s = natsOptions_SetIOBufSize(no, o->io_buf > 0 ? o->io_buf : BUS_LOOP_IO_BUF_DEFAULT);
+		s = natsOptions_SetIOBufSize(no,
+					     o->io_buf > 0 ? o->io_buf : BUS_LOOP_IO_BUF_DEFAULT);
 	if (s == NATS_OK)
-		s = natsOptions_SetTimeout(no, o->timeout_ms > 0 ? o->timeout_ms
-								 : BUS_LOOP_TIMEOUT_DEFAULT_MS);
+		s = natsOptions_SetTimeout(no, o->timeout_ms > 0 ? o->timeout_ms :
+								   BUS_LOOP_TIMEOUT_DEFAULT_MS);
 	if (s != NATS_OK) {
 		natsOptions_Destroy(no);
 		return nats_err(err, s, "the connection's TLS identity or options");
@@ -322,6 +335,7 @@ bool bus_loop_connected(struct bus_loop_conn *c)
 void bus_loop_close(struct bus_loop_conn *c)
 {
 	struct timespec t;
+	bool stuck;
 
 	if (!c)
 		return;
@@ -332,11 +346,12 @@ void bus_loop_close(struct bus_loop_conn *c)
 	pthread_mutex_lock(&c->lock);
 	while (c->live > 0 && pthread_cond_timedwait(&c->cond, &c->lock, &t) != ETIMEDOUT)
 		;
+	stuck = c->live > 0;
 	pthread_mutex_unlock(&c->lock);
 	for (size_t i = 0; i < c->nsubs; i++)
 		natsSubscription_Destroy(c->subs[i].sub);
 	natsConnection_Destroy(c->nc);
-	if (c->live > 0)
+	if (stuck)
 		return; /* a callback never finished: leak c rather than free it under it */
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);

@@ -46,6 +46,18 @@ struct bus_loop_opts {
 };
 
 /*
+ * bus_loop_pin_trust - make ca_file the only CA of OpenSSL's default
+ * trust store in this process: SSL_CERT_FILE=ca_file, SSL_CERT_DIR
+ * pointing nowhere.  cnats loads the default store into every TLS
+ * context it makes (SSL_CTX_set_default_verify_paths): with Debian's
+ * 140 system CAs that costs 76 ms and 850 kB per connection here, and
+ * it lets every public CA vouch for the broker.  Process-wide (setenv):
+ * call it before any thread that may read the environment runs, and
+ * before the first connection.  -EINVAL for a relative or missing path.
+ */
+int bus_loop_pin_trust(const char *ca_file, struct tend_err *err);
+
+/*
  * bus_loop_new - an event loop running on a thread of its own.  The
  * delivery pool is process-wide: its size is set here, before any
  * connection (cnats never shrinks it).  -ENOMEM, -EAGAIN (no thread).

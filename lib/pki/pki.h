@@ -271,4 +271,17 @@ int pki_verify_identity(const char *ca_pem, const char *crl_pem, const char *cer
 /* pki_identity_clear - free what id holds (its key); id may be NULL. */
 void pki_identity_clear(struct pki_identity *id);
 
+/*
+ * A CA and its CRL parsed once, for callers that verify many
+ * certificates (a certificate cache): parsing the CA certificate costs
+ * as much as checking a signature.  pki_trust_verify is
+ * pki_verify_identity against it.
+ */
+struct pki_trust;
+int pki_trust_new(const char *ca_pem, const char *crl_pem, struct pki_trust **ret,
+		  struct tend_err *err);
+void pki_trust_free(struct pki_trust *t);
+int pki_trust_verify(const struct pki_trust *t, const char *cert_pem, struct pki_identity *ret,
+		     struct tend_err *err);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "pki/pki.h"
 #include "pki/pki_int.h"
+#include "util/strutil.h"
 
 enum subject_kind {
 	SUBJECT_OTHER,
@@ -123,11 +124,15 @@ int pki_ca_issue_admin(struct pki_ca *ca, EVP_PKEY *key, const char *name, const
 	int r;
 
 	if (!pki_cn_ok(name))
-		return err_set(err, -EINVAL, "'%.100s' cannot be an administrator's name (1 to %d "
-			       "letters, digits, '.', '-', '_')", name ? name : "", PKI_CN_MAX);
+		return err_set(err, -EINVAL,
+			       "'%.100s' cannot be an administrator's name (1 to %d "
+			       "letters, digits, '.', '-', '_')",
+			       name ? name : "", PKI_CN_MAX);
 	if (!pki_cn_ok(role))
-		return err_set(err, -EINVAL, "'%.100s' cannot be a role (1 to %d letters, digits, "
-			       "'.', '-', '_')", role ? role : "", PKI_CN_MAX);
+		return err_set(err, -EINVAL,
+			       "'%.100s' cannot be a role (1 to %d letters, digits, "
+			       "'.', '-', '_')",
+			       role ? role : "", PKI_CN_MAX);
 	if (!key)
 		return err_set(err, -EINVAL, "no key to certify");
 	subject = admin_name(name, role);
@@ -160,7 +165,8 @@ int pki_cert_identity(const char *cert_pem, char cn[PKI_CN_MAX + 1], char role[P
 	r = read_subject(X509_get_subject_name(x), &s);
 	X509_free(x);
 	if (r < 0)
-		return err_set(err, r, "the certificate's subject is not one tend issues (at most "
+		return err_set(err, r,
+			       "the certificate's subject is not one tend issues (at most "
 			       "one O, OU and CN, with a CN)");
 	memcpy(cn, s.cn, sizeof(s.cn));
 	memcpy(role, s.ou, sizeof(s.ou));
@@ -187,7 +193,8 @@ static int identity_of(X509 *x, struct pki_identity *ret, struct tend_err *err)
 	long long end;
 
 	if (read_subject(X509_get_subject_name(x), &s) < 0 || s.kind == SUBJECT_OTHER)
-		return err_set(err, -EKEYREJECTED, "the certificate's subject is neither a node's "
+		return err_set(err, -EKEYREJECTED,
+			       "the certificate's subject is neither a node's "
 			       "nor an administrator's");
 	if (not_after(x, &end) < 0)
 		return err_set(err, -EKEYREJECTED,
@@ -205,35 +212,67 @@ static int identity_of(X509 *x, struct pki_identity *ret, struct tend_err *err)
 	return 0;
 }
 
+struct pki_trust {
+	X509 *ca;
+	X509_CRL *crl;
+};
+
+int pki_trust_new(const char *ca_pem, const char *crl_pem, struct pki_trust **ret,
+		  struct tend_err *err)
+{
+	struct pki_trust *t = xcalloc(1, sizeof(*t));
+	int r = pki_cert_parse(ca_pem, 0, &t->ca, err);
+
+	if (r < 0)
+		err_prefix(err, "the CA certificate");
+	else if (crl_pem)
+		r = pki_crl_parse(crl_pem, &t->crl, err);
+	if (r < 0) {
+		pki_trust_free(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+void pki_trust_free(struct pki_trust *t)
+{
+	if (!t)
+		return;
+	X509_free(t->ca);
+	X509_CRL_free(t->crl);
+	free(t);
+}
+
+int pki_trust_verify(const struct pki_trust *t, const char *cert_pem, struct pki_identity *ret,
+		     struct tend_err *err)
+{
+	X509 *x = NULL;
+	int r = pki_cert_parse(cert_pem, 0, &x, err);
+
+	if (r < 0)
+		return r;
+	/* the CA's own certificate verifies against itself: it is not an identity */
+	if (X509_check_ca(x) != 0)
+		r = err_set(err, -EKEYREJECTED, "a CA certificate is not an identity");
+	else
+		r = pki_chain_check(t->ca, t->crl, x, err);
+	if (r == 0)
+		r = identity_of(x, ret, err);
+	ERR_clear_error();
+	X509_free(x);
+	return r;
+}
+
 int pki_verify_identity(const char *ca_pem, const char *crl_pem, const char *cert_pem,
 			struct pki_identity *ret, struct tend_err *err)
 {
-	X509 *ca = NULL, *x = NULL;
-	X509_CRL *crl = NULL;
-	int r = pki_cert_parse(ca_pem, 0, &ca, err);
+	struct pki_trust *t = NULL;
+	int r = pki_trust_new(ca_pem, crl_pem, &t, err);
 
-	if (r < 0) {
-		err_prefix(err, "the CA certificate");
-		return r;
-	}
-	r = pki_cert_parse(cert_pem, 0, &x, err);
-	if (r == 0 && crl_pem)
-		r = pki_crl_parse(crl_pem, &crl, err);
-	if (r < 0)
-		goto out;
-	/* the CA's own certificate verifies against itself: it is not an identity */
-	if (X509_check_ca(x) != 0) {
-		r = err_set(err, -EKEYREJECTED, "a CA certificate is not an identity");
-		goto out;
-	}
-	r = pki_chain_check(ca, crl, x, err);
 	if (r == 0)
-		r = identity_of(x, ret, err);
-out:
-	ERR_clear_error();
-	X509_CRL_free(crl);
-	X509_free(x);
-	X509_free(ca);
+		r = pki_trust_verify(t, cert_pem, ret, err);
+	pki_trust_free(t);
 	return r;
 }
 

@@ -151,6 +151,11 @@ struct rpc_agent_cfg {
 	EVP_PKEY *key;        /* own key (borrowed), signs replies */
 	const char *cert_pem; /* own certificate, sent with replies */
 	const char *nonce_path; /* where seen request ids are kept across restarts; NULL: memory */
+	/* callers' certificates already verified against ca_pem (borrowed, must
+	 * outlive the agent; NULL: the agent keeps its own).  Agents in one
+	 * process (tend-emulator) share one so that each certificate's chain is
+	 * checked once per process; every request's signature is still checked. */
+	struct rpc_certcache *certs;
 };
 
 struct rpc_agent;

@@ -41,6 +41,7 @@ struct rpc_agent {
 	char *cert_json; /* own certificate, escaped for the reply envelope */
 	size_t cert_json_len;
 	struct rpc_certcache *certs;
+	bool own_certs;
 	struct rpc_nonce *nonces;
 	struct rpc_policy *policy;
 };
@@ -49,7 +50,6 @@ struct rpc_agent {
 struct request {
 	struct rpc_env env;
 	json_t *body;
-	const json_t *filter;
 	long long created, ttl;
 };
 
@@ -62,14 +62,16 @@ int rpc_agent_new(const struct rpc_agent_cfg *cfg, struct rpc_agent **ret, struc
 	int r;
 
 	if (!cfg || !cfg->node || !cfg->ca_pem || !cfg->key || !cfg->cert_pem)
-		return err_set(err, -EINVAL, "an agent needs its node name, the CA, its key and "
+		return err_set(err, -EINVAL,
+			       "an agent needs its node name, the CA, its key and "
 			       "its certificate");
 	r = pki_cert_identity(cfg->cert_pem, cn, role, &admin, err);
 	if (r < 0)
 		return r;
 	if (admin || strcmp(cn, cfg->node))
-		return err_set(err, -EINVAL, "the agent's certificate is for '%s', not node '%.100s'",
-			       cn, cfg->node);
+		return err_set(err, -EINVAL,
+			       "the agent's certificate is for '%s', not node '%.100s'", cn,
+			       cfg->node);
 	if (rpc_json_escape(&cert, cfg->cert_pem, strlen(cfg->cert_pem)) < 0)
 		return err_set(err, -ENOMEM, "out of memory");
 	a = xcalloc(1, sizeof(*a));
@@ -79,7 +81,8 @@ int rpc_agent_new(const struct rpc_agent_cfg *cfg, struct rpc_agent **ret, struc
 	a->key = cfg->key;
 	a->cert_json_len = cert.len;
 	a->cert_json = buf_steal(&cert);
-	a->certs = rpc_certcache_new();
+	a->own_certs = !cfg->certs;
+	a->certs = cfg->certs ? cfg->certs : rpc_certcache_new();
 	r = rpc_nonce_open(cfg->nonce_path, rpc_now_ms(), &a->nonces, err);
 	if (r < 0) {
 		rpc_agent_free(a);
@@ -97,7 +100,8 @@ void rpc_agent_free(struct rpc_agent *a)
 	free(a->ca_pem);
 	EVP_PKEY_free(a->key);
 	free(a->cert_json);
-	rpc_certcache_free(a->certs);
+	if (a->own_certs)
+		rpc_certcache_free(a->certs);
 	rpc_nonce_free(a->nonces);
 	rpc_policy_free(a->policy);
 	free(a);
@@ -136,7 +140,6 @@ static bool read_body(struct request *q, struct rpc_call *c, char *why, size_t w
 		memcpy(c->id, id, sizeof(c->id));
 	if (json_is_object(args))
 		c->args = json_incref((json_t *)args);
-	q->filter = json_object_get(b, "filter");
 	q->created = json_integer_value(created);
 	q->ttl = json_integer_value(ttl);
 	if (!id_ok)
@@ -145,8 +148,10 @@ static bool read_body(struct request *q, struct rpc_call *c, char *why, size_t w
 		snprintf(why, why_len, "the request's caller is not a name of 1 to %d bytes",
 			 PKI_CN_MAX);
 	else if (!action_ok)
-		snprintf(why, why_len, "the action is not a name of 1 to %d letters, digits, '.', "
-			 "'-', '_'", RPC_ACTION_MAX);
+		snprintf(why, why_len,
+			 "the action is not a name of 1 to %d letters, digits, '.', "
+			 "'-', '_'",
+			 RPC_ACTION_MAX);
 	else if (args && !json_is_null(args) && !json_is_object(args))
 		snprintf(why, why_len, "the request's args is not an object");
 	else if (!json_is_integer(created) || q->created < 0 || q->created > CREATED_MAX)
@@ -189,7 +194,8 @@ static bool verify_caller(struct rpc_agent *a, const struct request *q, struct r
 		return false;
 	}
 	if (!cert->id.admin) {
-		snprintf(why, why_len, "the caller's certificate is a node's, not an "
+		snprintf(why, why_len,
+			 "the caller's certificate is a node's, not an "
 			 "administrator's");
 		return false;
 	}
@@ -228,8 +234,10 @@ static bool verify_fresh(struct rpc_agent *a, const struct request *q, const str
 		return false;
 	}
 	if (q->created > now_ms + RPC_SKEW_MS) {
-		snprintf(why, why_len, "the request is from the future: created %lld ms after this "
-			 "node's clock (more than %d ms of skew)", q->created - now_ms, RPC_SKEW_MS);
+		snprintf(why, why_len,
+			 "the request is from the future: created %lld ms after this "
+			 "node's clock (more than %d ms of skew)",
+			 q->created - now_ms, RPC_SKEW_MS);
 		return false;
 	}
 	r = rpc_nonce_add(a->nonces, c->id, q->created + q->ttl + RPC_SKEW_MS, now_ms, &e);
@@ -240,8 +248,8 @@ static bool verify_fresh(struct rpc_agent *a, const struct request *q, const str
 	return r == 0;
 }
 
-int rpc_agent_check(struct rpc_agent *a, const struct rpc_self *self, const char *data,
-		    size_t len, long long now_ms, struct rpc_call *ret)
+int rpc_agent_check(struct rpc_agent *a, const struct rpc_self *self, const char *data, size_t len,
+		    long long now_ms, struct rpc_call *ret)
 {
 	struct request q = { 0 };
 	char why[sizeof(ret->reason)] = "";
@@ -252,7 +260,9 @@ int rpc_agent_check(struct rpc_agent *a, const struct rpc_self *self, const char
 	memset(ret, 0, sizeof(*ret));
 	ret->received_ms = now_ms;
 	ok = read_request(data, len, &q, ret, why, sizeof(why));
-	if (ok && !rpc_filter_match(q.filter, self)) {
+	/* a body that reads as an object has its filter looked at, even if
+	 * something else in it is wrong: nodes it is not for stay silent */
+	if (json_is_object(q.body) && !rpc_filter_match(json_object_get(q.body, "filter"), self)) {
 		rpc_env_clear(&q.env);
 		json_decref(q.body);
 		rpc_call_clear(ret);
@@ -261,8 +271,8 @@ int rpc_agent_check(struct rpc_agent *a, const struct rpc_self *self, const char
 	ok = ok && verify_caller(a, &q, ret, now_ms, why, sizeof(why)) &&
 	     verify_fresh(a, &q, ret, now_ms, why, sizeof(why));
 	if (ok)
-		ok = rpc_policy_check(a->policy, ret->caller, ret->role, ret->action, ret->args, self,
-				      why, sizeof(why));
+		ok = rpc_policy_check(a->policy, ret->caller, ret->role, ret->action, ret->args,
+				      self, why, sizeof(why));
 	ret->allowed = ok;
 	memcpy(ret->reason, why, sizeof(ret->reason));
 	rpc_utf8_fix(ret->reason);
@@ -282,8 +292,7 @@ void rpc_call_clear(struct rpc_call *c)
 }
 
 /* reply_reason - the reason a reply carries, or NULL. */
-static const char *reply_reason(const struct rpc_call *call, const char *status,
-				const json_t *data)
+static const char *reply_reason(const struct rpc_call *call, const char *status, const json_t *data)
 {
 	const char *s = json_string_value(json_object_get(data, "error"));
 
@@ -302,11 +311,12 @@ int rpc_agent_reply(struct rpc_agent *a, const struct rpc_call *call, const char
 	char *text = NULL, *sig = NULL;
 	int r;
 
-	if (!status || (strcmp(status, "ok") && strcmp(status, "failed") &&
-			strcmp(status, "refused")) ||
+	if (!status ||
+	    (strcmp(status, "ok") && strcmp(status, "failed") && strcmp(status, "refused")) ||
 	    (!call->allowed && strcmp(status, "refused"))) {
 		json_decref(data);
-		return err_set(err, -EINVAL, "a reply's status is ok, failed or refused (refused "
+		return err_set(err, -EINVAL,
+			       "a reply's status is ok, failed or refused (refused "
 			       "when the request was)");
 	}
 	reason = reply_reason(call, status, data);

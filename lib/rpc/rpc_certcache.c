@@ -26,7 +26,8 @@
 #define CERTCACHE_MAX 131072 /* well above the nodes one CLI talks to */
 
 struct rpc_certcache {
-	char *ca_pem; /* the CA the entries verified against */
+	char *ca_pem;		 /* the CA the entries verified against */
+	struct pki_trust *trust; /* ca_pem parsed */
 	EVP_MD *sha256;
 	struct rpc_cert **slot;
 	size_t cap, n;
@@ -67,6 +68,7 @@ void rpc_certcache_free(struct rpc_certcache *c)
 	cache_empty(c);
 	free(c->slot);
 	free(c->ca_pem);
+	pki_trust_free(c->trust);
 	EVP_MD_free(c->sha256);
 	free(c);
 }
@@ -113,8 +115,12 @@ int rpc_certcache_get(struct rpc_certcache *c, const char *ca_pem, const char *p
 	if (!c->ca_pem || strcmp(c->ca_pem, ca_pem)) {
 		cache_empty(c);
 		free(c->ca_pem);
+		pki_trust_free(c->trust);
+		c->trust = NULL;
 		c->ca_pem = xstrdup(ca_pem);
 	}
+	if (!c->trust && (r = pki_trust_new(ca_pem, NULL, &c->trust, err)) < 0)
+		return r;
 	if (!c->sha256 || EVP_Digest(pem, len, digest, &dlen, c->sha256, NULL) != 1 ||
 	    dlen != sizeof(digest))
 		return err_set(err, -EIO, "cannot hash the certificate");
@@ -127,7 +133,7 @@ int rpc_certcache_get(struct rpc_certcache *c, const char *ca_pem, const char *p
 	}
 	e = xcalloc(1, sizeof(*e));
 	memcpy(e->digest, digest, sizeof(digest));
-	r = pki_verify_identity(ca_pem, NULL, pem, &e->id, err);
+	r = pki_trust_verify(c->trust, pem, &e->id, err);
 	if (r < 0) {
 		free(e);
 		return r;

@@ -59,7 +59,7 @@ static bool parse_num(const char *s, size_t n, double *ret)
 	text[n] = '\0';
 	suf = text[n - 1] ? strchr(suffixes, text[n - 1]) : NULL;
 	if (suf) {
-		mult = ldexp(1.0, 10 * (int)(1 + (suf - suffixes) / 2));
+		mult = (double)(1ULL << (10 * (1 + (suf - suffixes) / 2)));
 		text[--n] = '\0';
 	}
 	/* only decimal: strtod would also take "inf", "nan" and hex */
@@ -80,7 +80,7 @@ static size_t parse_op(const char *s, enum fact_op *ret)
 		enum fact_op op;
 	} ops[] = {
 		{ "!=", OP_NE }, { "<=", OP_LE }, { ">=", OP_GE },
-		{ "=", OP_EQ },  { "<", OP_LT },  { ">", OP_GT },
+		{ "=", OP_EQ },	 { "<", OP_LT },  { ">", OP_GT },
 	};
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
@@ -100,7 +100,8 @@ static bool path_ok(const char *p, size_t n)
 	if (n == 0 || p[0] == '.' || p[n - 1] == '.')
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f || (p[i] == '.' && i + 1 < n && p[i + 1] == '.'))
+		if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f ||
+		    (p[i] == '.' && i + 1 < n && p[i + 1] == '.'))
 			return false;
 	}
 	return true;
@@ -192,7 +193,9 @@ static bool fact_text(const json_t *v, char *tmp, size_t tmp_len, const char **r
 	case JSON_FALSE:
 	case JSON_NULL:
 		n = snprintf(tmp, tmp_len, "%s",
-			     json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
+			     json_is_true(v)  ? "true" :
+			     json_is_false(v) ? "false" :
+						"null");
 		break;
 	default:
 		return false;
@@ -230,12 +233,18 @@ static bool expr_holds(const struct fact_expr *e, const json_t *facts)
 		return e->op == OP_NE;
 	if (e->is_num && fact_num(v, &num)) {
 		switch (e->op) {
-		case OP_EQ: return num == e->num;
-		case OP_NE: return num != e->num;
-		case OP_LT: return num < e->num;
-		case OP_LE: return num <= e->num;
-		case OP_GT: return num > e->num;
-		case OP_GE: return num >= e->num;
+		case OP_EQ:
+			return num == e->num;
+		case OP_NE:
+			return num != e->num;
+		case OP_LT:
+			return num < e->num;
+		case OP_LE:
+			return num <= e->num;
+		case OP_GT:
+			return num > e->num;
+		case OP_GE:
+			return num >= e->num;
 		}
 		return false;
 	}
@@ -263,8 +272,10 @@ static int check_list(const char *key, const json_t *list, struct tend_err *err)
 
 		if (!s || !*s || json_string_length(v) > FILTER_ITEM_MAX ||
 		    strlen(s) != json_string_length(v))
-			return err_set(err, -EINVAL, "filter: %s[%zu] must be a string of 1 to %d "
-				       "bytes", key, i, FILTER_ITEM_MAX);
+			return err_set(err, -EINVAL,
+				       "filter: %s[%zu] must be a string of 1 to %d "
+				       "bytes",
+				       key, i, FILTER_ITEM_MAX);
 		if (!strcmp(key, "facts") && !rpc_fact_expr_check(s, why, sizeof(why)))
 			return err_set(err, -EINVAL, "filter: facts: %s", why);
 	}
@@ -286,8 +297,10 @@ int rpc_filter_check(const json_t *filter, struct tend_err *err)
 		for (size_t i = 0; filter_keys[i]; i++)
 			known |= !strcmp(key, filter_keys[i]);
 		if (!known)
-			return err_set(err, -EINVAL, "filter: unknown member '%.100s' (expected nodes, "
-				       "tags, facts)", key);
+			return err_set(err, -EINVAL,
+				       "filter: unknown member '%.100s' (expected nodes, "
+				       "tags, facts)",
+				       key);
 		if (check_list(key, v, err) < 0)
 			return -EINVAL;
 	}

@@ -36,17 +36,17 @@ bool rpc_id_ok(const char *id);
  */
 void rpc_utf8_fix(char *s);
 
-/* ---- envelopes (rpc_envelope.c) ---- */
+/* ---- envelopes as text (rpc_wire.c) ---- */
 
-/* An envelope read by rpc_env_parse; the strings live in root. */
+/* An envelope read by rpc_env_parse; the strings (decoded) live in mem. */
 struct rpc_env {
-	json_t *root;
+	char *mem;
 	const char *body;
 	size_t body_len;
 	const char *cert;
 	size_t cert_len;
 	const char *sig; /* NULL when unsigned or sig_bad */
-	bool sig_bad;    /* "sig" is not a string of at most PKI_SIG_B64_MAX characters */
+	bool sig_bad;	 /* "sig" is not a string of at most PKI_SIG_B64_MAX characters */
 };
 
 /*
@@ -56,8 +56,8 @@ struct rpc_env {
  * missing (NULL): the agent reads the body's filter before it refuses
  * anything, so rpc_env_problem says what is wrong with them.
  */
-int rpc_env_parse(const char *data, size_t len, const char *magic, struct rpc_env *ret,
-		  char *why, size_t why_len);
+int rpc_env_parse(const char *data, size_t len, const char *magic, struct rpc_env *ret, char *why,
+		  size_t why_len);
 /* rpc_env_problem - why env's certificate or signature cannot be checked, or NULL. */
 const char *rpc_env_problem(const struct rpc_env *env);
 void rpc_env_clear(struct rpc_env *e);
@@ -79,7 +79,7 @@ int rpc_env_build(const char *magic, const char *body, size_t body_len, const ch
 /* A certificate that verified against the cache's CA. */
 struct rpc_cert {
 	unsigned char digest[32]; /* SHA-256 of the PEM text */
-	struct pki_identity id;   /* names, end of validity, public key */
+	struct pki_identity id;	  /* names, end of validity, public key */
 };
 
 /*

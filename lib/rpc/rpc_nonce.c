@@ -13,14 +13,15 @@
  * file is read (expired and malformed lines dropped: a line torn by a
  * crash is skipped, never trusted) and rewritten compacted through
  * atomic_write_at, so appends always start on a clean line.  It is
- * compacted again when it holds more than twice as many lines as live
- * ids (and at least COMPACT_MIN).
+ * rewritten again when more than half its lines are expired ids (looked
+ * at from COMPACT_MIN lines on, then every time it grows by half the
+ * live ids: the look costs a pass over the table).
  *
  * Bounds: at most NONCE_MAX ids are live at once - with the longest TTL
  * (an hour) that is ~277 requests a second to one node, sustained.
  * Past that a new request is refused ("too many requests in flight")
  * rather than the table or the file growing without end; the file holds
- * at most 2 * NONCE_MAX + COMPACT_MIN lines (about 110 MB).  A file
+ * at most about 2.5 * NONCE_MAX + COMPACT_MIN lines (about 140 MB).  A file
  * with more live ids than NONCE_MAX cannot have been written by this
  * code and is refused at open.  One process per file.
  */
@@ -51,10 +52,11 @@ struct rpc_nonce {
 	struct nonce_slot *slot;
 	size_t cap, n; /* n: ids held, expired or not */
 	uint64_t seed;
-	char *path;    /* NULL: memory only */
-	int fd;        /* appends, -1 without a file */
-	size_t lines;  /* lines in the file */
-	bool torn;     /* a write failed half-way: rewrite before appending */
+	char *path;	   /* NULL: memory only */
+	int fd;		   /* appends, -1 without a file */
+	size_t lines;	   /* lines in the file */
+	size_t compact_at; /* lines at which to look whether most have expired */
+	bool torn;	   /* a write failed half-way: rewrite before appending */
 };
 
 static int hexval(char c)
@@ -170,8 +172,8 @@ static bool line_parse(const char *line, size_t len, unsigned char *id, long lon
 	char num[24];
 	long long v;
 
-	if (len < RPC_ID_HEX + 2 || len - RPC_ID_HEX - 1 >= sizeof(num) || line[RPC_ID_HEX] != ' ' ||
-	    !id_decode(line, id))
+	if (len < RPC_ID_HEX + 2 || len - RPC_ID_HEX - 1 >= sizeof(num) ||
+	    line[RPC_ID_HEX] != ' ' || !id_decode(line, id))
 		return false;
 	memcpy(num, line + RPC_ID_HEX + 1, len - RPC_ID_HEX - 1);
 	num[len - RPC_ID_HEX - 1] = '\0';
@@ -202,8 +204,8 @@ static int file_rewrite(struct rpc_nonce *n, long long now_ms, struct tend_err *
 	if (slash)
 		dir[slash == n->path ? 1 : slash - n->path] = '\0';
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = dfd < 0 ? -errno
-		    : atomic_write_at(dfd, slash ? slash + 1 : n->path, buf_str(&b), b.len, 0600,
+	r = dfd < 0 ? -errno :
+		      atomic_write_at(dfd, slash ? slash + 1 : n->path, buf_str(&b), b.len, 0600,
 				      ATOMIC_KEEP_OWNER, (gid_t)-1);
 	if (dfd >= 0)
 		close(dfd);
@@ -218,6 +220,7 @@ static int file_rewrite(struct rpc_nonce *n, long long now_ms, struct tend_err *
 		close(n->fd);
 	n->fd = fd;
 	n->lines = n->n;
+	n->compact_at = n->n > COMPACT_MIN ? 2 * n->n : COMPACT_MIN;
 	n->torn = false;
 	return 0;
 }
@@ -276,8 +279,7 @@ static int file_load(struct rpc_nonce *n, long long now_ms, struct tend_err *err
 	return r;
 }
 
-int rpc_nonce_open(const char *path, long long now_ms, struct rpc_nonce **ret,
-		   struct tend_err *err)
+int rpc_nonce_open(const char *path, long long now_ms, struct rpc_nonce **ret, struct tend_err *err)
 {
 	struct rpc_nonce *n = xcalloc(1, sizeof(*n));
 	int r = 0;
@@ -319,7 +321,12 @@ static int file_record(struct rpc_nonce *n, const unsigned char *id, long long e
 	char line[LINE_MAX_LEN];
 	size_t len = line_format(id, expiry, line), done = 0;
 
-	if (n->torn || n->fd < 0 || (n->lines >= COMPACT_MIN && n->lines > 2 * n->n))
+	if (!n->torn && n->fd >= 0 && n->lines >= n->compact_at) {
+		rehash(n, n->cap, now_ms); /* how many are live? */
+		n->torn = n->lines > 2 * n->n;
+		n->compact_at = n->lines + (n->n / 2 > COMPACT_MIN ? n->n / 2 : COMPACT_MIN);
+	}
+	if (n->torn || n->fd < 0)
 		return file_rewrite(n, now_ms, err); /* the table holds id already */
 	while (done < len) {
 		ssize_t w = write(n->fd, line + done, len - done);

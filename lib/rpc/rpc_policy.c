@@ -43,7 +43,7 @@ struct rule {
 	int line;
 	bool deny;
 	json_t *actions, *users, *roles, *commands; /* arrays of strings, or NULL */
-	json_t *filter;                             /* nodes/tags/facts, or NULL */
+	json_t *filter;				    /* nodes/tags/facts, or NULL */
 };
 
 struct rpc_policy {
@@ -88,7 +88,8 @@ static int str_list(const char *file, const struct ynode *k, const struct ynode 
 			return err_at(err, -EINVAL, file, item->line, item->col,
 				      "%s: expected a string of 1 to %d bytes, not %s", k->str,
 				      POLICY_ITEM_MAX,
-				      item->kind == YN_SCALAR ? "an empty value" : ynode_kind_name(item));
+				      item->kind == YN_SCALAR ? "an empty value" :
+								ynode_kind_name(item));
 		}
 		if (!strcmp(k->str, "facts") && !rpc_fact_expr_check(item->str, why, sizeof(why))) {
 			json_decref(a);
@@ -165,10 +166,11 @@ static int rule_parse(const char *file, const struct ynode *item, struct rule *r
 			known |= !strcmp(k->str, rule_keys[j]);
 		if (!known) {
 			rule_clear(r);
-			return err_at(err, -EINVAL, file, k->line, k->col,
-				      "unknown key '%.100s' in a rule (expected allow, deny, users, "
-				      "roles, commands, nodes, tags, facts)",
-				      k->kind == YN_SCALAR ? k->str : "?");
+			return err_at(
+				err, -EINVAL, file, k->line, k->col,
+				"unknown key '%.100s' in a rule (expected allow, deny, users, "
+				"roles, commands, nodes, tags, facts)",
+				k->kind == YN_SCALAR ? k->str : "?");
 		}
 		ret = rule_key(file, k, v, r, err);
 		if (ret < 0) {
@@ -382,10 +384,12 @@ static const struct rule *decide(const struct rpc_policy *p, const char *user, c
 				 const struct rpc_self *self)
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (p->rules[i].deny && rule_matches(&p->rules[i], user, role, action, cmdline, self))
+		if (p->rules[i].deny &&
+		    rule_matches(&p->rules[i], user, role, action, cmdline, self))
 			return &p->rules[i];
 	for (size_t i = 0; i < p->n; i++)
-		if (!p->rules[i].deny && rule_matches(&p->rules[i], user, role, action, cmdline, self))
+		if (!p->rules[i].deny &&
+		    rule_matches(&p->rules[i], user, role, action, cmdline, self))
 			return &p->rules[i];
 	return NULL;
 }
@@ -419,13 +423,16 @@ bool rpc_policy_check(const struct rpc_policy *p, const char *user, const char *
 		snprintf(why, why_len, "%s by %s:%d", r->deny ? "denied" : "allowed", r->file,
 			 r->line);
 	else if (run && !have_cmd)
-		snprintf(why, why_len, "run needs args.argv, a list of strings (of at most %d "
-			 "bytes together)", CMDLINE_MAX);
+		snprintf(why, why_len,
+			 "run needs args.argv, a list of strings (of at most %d "
+			 "bytes together)",
+			 CMDLINE_MAX);
 	else if (run)
 		snprintf(why, why_len, "no rule allows run of '%.120s' for %s (role %s)",
 			 buf_str(&cmd), user, who_role);
 	else
-		snprintf(why, why_len, "no rule allows %s for %s (role %s)", action, user, who_role);
+		snprintf(why, why_len, "no rule allows %s for %s (role %s)", action, user,
+			 who_role);
 	buf_free(&cmd);
 	return r && !r->deny;
 }

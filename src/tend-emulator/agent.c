@@ -20,11 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "emulator.h"
 #include "util/strutil.h"
 
 #define EMU_MEMORY_TOTAL 8589934592LL /* 8 GiB: every emulated node's memory fact */
+#define EMU_AUTH_RETRIES 20
+#define EMU_AUTH_RETRY_MS 250
 
 long long emu_now_ms(void)
 {
@@ -160,15 +163,30 @@ int emu_agent_connect(struct emu_agent *a, const char *url, struct tend_err *err
 		.name = a->id->node,
 		.reconnect = true,
 	};
-	char subject[RPC_ID_HEX + EMU_NODE_MAX + 16];
+	int r;
+
+	/* a node enrolled a moment ago is let in once tend-server has reloaded
+	 * its broker: a refusal is tried again for a few seconds */
+	for (int tries = 0;; tries++) {
+		r = bus_loop_connect(a->emu->loop, &co, &a->conn, err);
+		if (r != -EACCES || tries == EMU_AUTH_RETRIES)
+			break;
+		usleep(EMU_AUTH_RETRY_MS * 1000);
+	}
+	if (r == 0)
+		r = bus_loop_subscribe(a->conn, RPC_SUBJ_ALL, on_request, a, err);
+	if (r < 0)
+		err_prefix(err, "%s", a->id->node);
+	return r;
+}
+
+int emu_agent_subscribe_own(struct emu_agent *a, struct tend_err *err)
+{
+	char subject[EMU_NODE_MAX + 16];
 	int r;
 
 	snprintf(subject, sizeof(subject), "%s%s", RPC_SUBJ_NODE, a->id->node);
-	r = bus_loop_connect(a->emu->loop, &co, &a->conn, err);
-	if (r == 0)
-		r = bus_loop_subscribe(a->conn, RPC_SUBJ_ALL, on_request, a, err);
-	if (r == 0)
-		r = bus_loop_subscribe(a->conn, subject, on_request, a, err);
+	r = bus_loop_subscribe(a->conn, subject, on_request, a, err);
 	if (r == 0 && (r = bus_loop_flush(a->conn, 30000)) < 0)
 		err_set(err, r, "the broker did not confirm the subscriptions: %s", strerror(-r));
 	if (r < 0)

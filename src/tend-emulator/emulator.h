@@ -26,25 +26,25 @@
 #include "util/err.h"
 
 #define EMU_AGENTS_MAX 20000
-#define EMU_NODE_MAX 64	       /* a node name (a certificate's CN) */
-#define EMU_PREFIX_MAX 40      /* the agents' name prefix */
-#define EMU_PEM_MAX 16384      /* the largest key or certificate file read */
+#define EMU_NODE_MAX 64	  /* a node name (a certificate's CN) */
+#define EMU_PREFIX_MAX 40 /* the agents' name prefix */
+#define EMU_PEM_MAX 16384 /* the largest key or certificate file read */
 #define EMU_POLICY_FILES_MAX 256
 #define EMU_POLICY_FILE_MAX ((size_t)1 << 20)
 
 struct emu_opts {
 	int agents;
-	const char *state;	 /* identities: STATE/agents/NODE.{key,pem}, STATE/ca.pem */
-	const char *nats_url;	 /* the broker */
-	const char *policy_dir;	 /* *.yaml files: policy/NAME.yaml; NULL: no policy */
-	const char *ca_file;	 /* the tend CA; NULL: STATE/ca.pem */
-	const char *server;	 /* tend-server's URL, to enroll agents without an identity */
-	const char *token;	 /* the enrollment token (--uses N) */
-	const char *cacert;	 /* the server's CA for an https:// URL */
-	const char *prefix;	 /* agents are PREFIX-00001 ... */
-	const char *tags;	 /* "web,prod": every agent's tags */
-	int threads;		 /* connecting and enrolling threads */
-	int delivery_threads;	 /* cnats' delivery pool: the threads that run requests */
+	const char *state;	/* identities: STATE/agents/NODE.{key,pem}, STATE/ca.pem */
+	const char *nats_url;	/* the broker */
+	const char *policy_dir; /* *.yaml files: policy/NAME.yaml; NULL: no policy */
+	const char *ca_file;	/* the tend CA; NULL: STATE/ca.pem */
+	const char *server;	/* tend-server's URL, to enroll agents without an identity */
+	const char *token;	/* the enrollment token (--uses N) */
+	const char *cacert;	/* the server's CA for an https:// URL */
+	const char *prefix;	/* agents are PREFIX-00001 ... */
+	const char *tags;	/* "web,prod": every agent's tags */
+	int threads;		/* connecting and enrolling threads */
+	int delivery_threads;	/* cnats' delivery pool: the threads that run requests */
 };
 
 /* One agent's identity. */
@@ -115,10 +115,18 @@ int emu_agent_init(struct emu *e, struct emu_agent *a, const struct emu_identity
 
 /*
  * emu_agent_connect - a's own TLS connection to url, subscribed to
- * tend.rpc.all and tend.rpc.NODE; returns once the broker has the
- * subscriptions.
+ * tend.rpc.all.
  */
 int emu_agent_connect(struct emu_agent *a, const char *url, struct tend_err *err);
+
+/*
+ * emu_agent_subscribe_own - a's subscription to tend.rpc.NODE; returns
+ * once the broker has both.  Made after every agent subscribed to
+ * tend.rpc.all: cnats hands subscriptions to its delivery threads in
+ * turn, so with two per agent made together every broadcast would land
+ * on the same thread.
+ */
+int emu_agent_subscribe_own(struct emu_agent *a, struct tend_err *err);
 
 /* emu_agent_clear - close a's connection and free what it owns. */
 void emu_agent_clear(struct emu_agent *a);

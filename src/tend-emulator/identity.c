@@ -118,14 +118,18 @@ static void path_of(struct buf *p, const char *dir, const char *node, const char
 	buf_printf(p, "%s/%s.%s", dir, node, ext);
 }
 
-/* load_key - the agent's key (object and PEM text) from its file, made when missing. */
-static int load_key(struct id_job *j, struct emu_identity *id, struct tend_err *err)
+/*
+ * load_key - the agent's key (object and PEM text) from its file; made
+ * when missing, unless may_make is false (a certificate waits for it).
+ */
+static int load_key(struct id_job *j, struct emu_identity *id, bool may_make,
+		    struct tend_err *err)
 {
 	struct buf p = BUF_INIT;
 	int r;
 
 	path_of(&p, j->agents_dir, id->node, "key");
-	if (access(buf_str(&p), F_OK) < 0) {
+	if (access(buf_str(&p), F_OK) < 0 && may_make) {
 		r = pki_key_new(&id->key);
 		if (r < 0)
 			err_set(err, r, "cannot make a key: %s", strerror(-r));
@@ -236,7 +240,7 @@ static int one(struct id_job *j, int i, struct tend_err *err)
 			       "enroll it",
 			       id->node, j->agents_dir);
 	}
-	r = load_key(j, id, err);
+	r = load_key(j, id, !have, err);
 	if (r == 0 && have) {
 		r = read_text(buf_str(&p), EMU_PEM_MAX, &id->cert_pem, err);
 		if (r == 0 && job_ca(j))
@@ -327,8 +331,9 @@ int emu_identities(const struct emu_opts *o, struct emu_identity *ids, char **re
 	if (r < 0)
 		*err = j.err;
 	else if (!j.ca)
-		r = err_set(err, -ENOENT, "no CA: give --ca FILE (the tend CA, STATE/ca/ca.pem "
-				     "of the server)");
+		r = err_set(err, -ENOENT,
+			    "no CA: give --ca FILE (the tend CA, STATE/ca/ca.pem "
+			    "of the server)");
 out:
 	if (r == 0) {
 		*ret_ca = j.ca;

@@ -59,8 +59,20 @@ static const char usage_text[] =
 	"  -v, --verbose     say more\n"
 	"  -h, --help        this text\n";
 
-enum { OPT_AGENTS = 256, OPT_STATE, OPT_NATS, OPT_POLICY, OPT_CA, OPT_SERVER, OPT_TOKEN,
-       OPT_CACERT, OPT_PREFIX, OPT_TAGS, OPT_THREADS, OPT_DELIVERY };
+enum {
+	OPT_AGENTS = 256,
+	OPT_STATE,
+	OPT_NATS,
+	OPT_POLICY,
+	OPT_CA,
+	OPT_SERVER,
+	OPT_TOKEN,
+	OPT_CACERT,
+	OPT_PREFIX,
+	OPT_TAGS,
+	OPT_THREADS,
+	OPT_DELIVERY
+};
 
 static int int_opt(const char *name, const char *s, long long min, long long max, int *ret)
 {
@@ -97,6 +109,7 @@ static int parse_args(int argc, char **argv, struct emu_opts *o)
 
 	*o = (struct emu_opts){ .prefix = "emu", .threads = 4 };
 	while (r == 0 && (c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		/* clang-format off */
 		switch (c) {
 		case OPT_AGENTS: r = int_opt("--agents", optarg, 1, EMU_AGENTS_MAX, &o->agents); break;
 		case OPT_STATE: o->state = optarg; break;
@@ -116,6 +129,7 @@ static int parse_args(int argc, char **argv, struct emu_opts *o)
 		case 'h': fputs(usage_text, stdout); exit(0);
 		default: r = -EINVAL;
 		}
+		/* clang-format on */
 	}
 	if (r == 0 && (optind != argc || !o->agents || !o->state || !o->nats_url)) {
 		log_warnx("--agents, --state and --nats are required (see --help)");
@@ -230,8 +244,9 @@ static double since(const struct timespec *t0)
 
 struct conn_job {
 	struct emu *e;
+	int phase; /* 0: set up, connect, tend.rpc.all; 1: tend.rpc.NODE */
 	atomic_int next;
-	atomic_int connected;
+	atomic_int done_agents;
 	atomic_int done; /* threads finished */
 	atomic_bool stop;
 	pthread_mutex_t lock; /* r, err */
@@ -239,19 +254,30 @@ struct conn_job {
 	struct tend_err err;
 };
 
+/* connect_one - phase job->phase of agent i. */
+static int connect_one(struct conn_job *j, int i, struct tend_err *err)
+{
+	struct emu *e = j->e;
+	int r;
+
+	if (j->phase == 1)
+		return emu_agent_subscribe_own(&e->agents[i], err);
+	r = emu_agent_init(e, &e->agents[i], &e->ids[i], err);
+	if (r == 0)
+		r = emu_agent_connect(&e->agents[i], e->o->nats_url, err);
+	return r;
+}
+
 static void *connect_worker(void *arg)
 {
 	struct conn_job *j = arg;
-	struct emu *e = j->e;
 	struct tend_err err = { "" };
 	int i, r;
 
-	while (!atomic_load(&j->stop) && (i = atomic_fetch_add(&j->next, 1)) < e->o->agents) {
-		r = emu_agent_init(e, &e->agents[i], &e->ids[i], &err);
-		if (r == 0)
-			r = emu_agent_connect(&e->agents[i], e->o->nats_url, &err);
+	while (!atomic_load(&j->stop) && (i = atomic_fetch_add(&j->next, 1)) < j->e->o->agents) {
+		r = connect_one(j, i, &err);
 		if (r == 0) {
-			atomic_fetch_add(&j->connected, 1);
+			atomic_fetch_add(&j->done_agents, 1);
 			continue;
 		}
 		pthread_mutex_lock(&j->lock);
@@ -275,12 +301,13 @@ static bool got_signal(const sigset_t *set, long ms)
 }
 
 /*
- * connect_all - every agent set up and connected on o->threads threads.
- * 0 when all are; 1 when a signal came first; < 0 on a failure (logged).
+ * connect_phase - one phase for every agent on o->threads threads.  0
+ * when all are done; 1 when a signal came first; < 0 on a failure
+ * (logged).
  */
-static int connect_all(struct emu *e, const sigset_t *sigs)
+static int connect_phase(struct emu *e, int phase, const sigset_t *sigs)
 {
-	struct conn_job j = { .e = e };
+	struct conn_job j = { .e = e, .phase = phase };
 	pthread_t th[64];
 	int n = 0, r = 0;
 
@@ -290,6 +317,7 @@ static int connect_all(struct emu *e, const sigset_t *sigs)
 			break;
 	if (!n) {
 		log_warnx("cannot start a thread");
+		pthread_mutex_destroy(&j.lock);
 		return -EAGAIN;
 	}
 	while (atomic_load(&j.done) < n) {
@@ -301,24 +329,53 @@ static int connect_all(struct emu *e, const sigset_t *sigs)
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	if (j.r < 0) {
-		log_warnx("%s (%d of %d agents connected)", j.err.msg, atomic_load(&j.connected),
-			  e->o->agents);
+		log_warnx("%s (%d of %d agents %s)", j.err.msg, atomic_load(&j.done_agents),
+			  e->o->agents, phase ? "subscribed" : "connected");
 		r = j.r;
 	}
 	pthread_mutex_destroy(&j.lock);
 	return r;
 }
 
-/* print_stats - what the agents saw, on stderr. */
+/* connect_all - every agent set up, connected and subscribed (connect_phase). */
+static int connect_all(struct emu *e, const sigset_t *sigs)
+{
+	int r = connect_phase(e, 0, sigs);
+
+	return r == 0 ? connect_phase(e, 1, sigs) : r;
+}
+
+/* print_stats - what the agents saw. */
 static void print_stats(const struct emu *e)
 {
 	const struct emu_stats *s = &e->stats;
 
-	log_info("%lu requests for these agents (%lu allowed: %lu ok, %lu failed; %lu refused), "
-		 "%lu replies, %lu audit records built and dropped, %lu not for them, %lu errors",
-		 atomic_load(&s->requests), atomic_load(&s->allowed), atomic_load(&s->ok),
-		 atomic_load(&s->failed), atomic_load(&s->refused), atomic_load(&s->replies),
-		 atomic_load(&s->audits), atomic_load(&s->skipped), atomic_load(&s->errors));
+	printf("%lu requests for these agents (%lu allowed: %lu ok, %lu failed; %lu refused), "
+	       "%lu replies, %lu audit records built and dropped, %lu not for them, %lu errors\n",
+	       atomic_load(&s->requests), atomic_load(&s->allowed), atomic_load(&s->ok),
+	       atomic_load(&s->failed), atomic_load(&s->refused), atomic_load(&s->replies),
+	       atomic_load(&s->audits), atomic_load(&s->skipped), atomic_load(&s->errors));
+}
+
+/*
+ * trust - the tend CA alone is trusted for the broker's certificate
+ * (bus_loop_pin_trust): not the system's CAs, which cnats would load
+ * again for each of thousands of connections.  No other thread runs yet.
+ */
+static int trust(const struct emu_opts *o, struct tend_err *err)
+{
+	char *abs = realpath(o->ca_file ? o->ca_file : "", NULL);
+	struct buf p = BUF_INIT;
+	int r;
+
+	if (!abs) {
+		buf_printf(&p, "%s/ca.pem", o->state);
+		abs = realpath(buf_str(&p), NULL);
+	}
+	r = bus_loop_pin_trust(abs ? abs : buf_str(&p), err);
+	free(abs);
+	buf_free(&p);
+	return r;
 }
 
 /* setup - everything before the agents connect; 0 or 1 (failed, logged). */
@@ -347,9 +404,10 @@ static int setup(struct emu *e, const struct emu_opts *o)
 		log_warnx("%s", err.msg);
 		return 1;
 	}
-	log_info("identities of %d agents ready in %.1f s (%d enrolled now)", o->agents,
-		 since(&t0), enrolled);
-	if (bus_loop_new(&lo, &e->loop, &err) < 0) {
+	printf("identities of %d agents ready in %.1f s (%d enrolled now)\n", o->agents, since(&t0),
+	       enrolled);
+	fflush(stdout);
+	if (trust(o, &err) < 0 || bus_loop_new(&lo, &e->loop, &err) < 0) {
 		log_warnx("%s", err.msg);
 		return 1;
 	}
@@ -376,6 +434,7 @@ int main(int argc, char **argv)
 	struct emu e = { 0 };
 	struct timespec t0;
 	sigset_t sigs;
+	bool ran = false;
 	long files;
 	int r;
 
@@ -402,13 +461,14 @@ int main(int argc, char **argv)
 		if (r == 0) {
 			printf("%d agents connected in %.1f s\n", o.agents, since(&t0));
 			fflush(stdout);
+			ran = true;
 			while (!got_signal(&sigs, 1000))
 				;
 		}
 		r = r < 0 ? 1 : 0;
 	}
 	teardown(&e);
-	if (e.o)
+	if (ran)
 		print_stats(&e);
 	return r;
 }

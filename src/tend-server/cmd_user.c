@@ -12,7 +12,8 @@
  * whether tend-server runs or not; a running server is told through
  * SIGHUP (its pid is in STATE/tend-server.pid) to rewrite the broker's
  * users and reload it, which also closes a revoked identity's
- * connections.
+ * connections.  The bundle names the addresses the running server
+ * recorded (runfiles.c), or else those of the configuration.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,24 +122,6 @@ static int write_bundle(const char *path, const char *name, const char *role, EV
 	return r;
 }
 
-/* server_url - the HTTP address tend-server is reached at, for the bundle. */
-static void server_url(const struct srv_config *c, char *out, size_t len)
-{
-	const char *l = c->listen ? c->listen : "127.0.0.1:8440";
-
-	if (!strncmp(l, "0.0.0.0:", 8) || !strncmp(l, "[::]:", 5)) {
-		char host[256];
-
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		snprintf(out, len, "%s://%s:%s", c->tls_cert ? "https" : "http", host,
-			 strrchr(l, ':') + 1);
-	} else {
-		snprintf(out, len, "%s://%s", c->tls_cert ? "https" : "http", l);
-	}
-}
-
 struct add_opts {
 	const char *name, *role, *out;
 	long long days;
@@ -151,7 +134,7 @@ static int user_issue(struct server *s, const struct add_opts *o)
 	EVP_PKEY *key = NULL;
 	char *pem = NULL;
 	long long not_after = 0;
-	json_t *urls = NULL;
+	json_t *urls = NULL, *ends = NULL;
 	int r;
 
 	r = pki_key_new(&key);
@@ -169,8 +152,15 @@ static int user_issue(struct server *s, const struct add_opts *o)
 		log_warnx("user add: %s", err.msg[0] ? err.msg : strerror(-r));
 		goto out;
 	}
-	urls = broker_client_urls(s, false);
-	server_url(&s->cfg, url, sizeof(url));
+	/* the addresses the running server recorded, else what the configuration says */
+	ends = runfiles_endpoints(&s->cfg);
+	urls = ends ? json_incref(json_object_get(ends, "nats")) : broker_client_urls(s, false);
+	snprintf(url, sizeof(url), "%s",
+		 ends ? json_string_value(json_object_get(ends, "server")) :
+			s->cfg.tls_cert ? "https://127.0.0.1:8440" : "http://127.0.0.1:8440");
+	if (!ends && s->cfg.listen && strncmp(s->cfg.listen, "0.0.0.0:", 8))
+		snprintf(url, sizeof(url), "%s://%s", s->cfg.tls_cert ? "https" : "http",
+			 s->cfg.listen);
 	r = write_bundle(o->out, o->name, o->role, key, pem, pki_ca_cert_pem(s->ca), urls, url);
 	if (r < 0) {
 		char unused[DB_SERIAL_MAX + 1];
@@ -186,6 +176,7 @@ static int user_issue(struct server *s, const struct add_opts *o)
 	       o->role, serial, o->days);
 out:
 	json_decref(urls);
+	json_decref(ends);
 	free(pem);
 	EVP_PKEY_free(key);
 	return r < 0 ? 1 : 0;

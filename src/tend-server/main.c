@@ -12,7 +12,6 @@
  * Configuration: defaults, then --config FILE, then the options.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -434,29 +433,6 @@ static int cmd_check(struct srv_config *c, bool json)
 
 /* ---- serving ---- */
 
-/* pid_file_write - STATE/tend-server.pid, for `user add|revoke` to send SIGHUP to. */
-static void pid_file_write(const struct srv_config *c)
-{
-	char path[4096], pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/" SERVER_PID_FILE, c->state_dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, pid, (size_t)n) != n)
-		log_warn("%s", path);
-	if (fd >= 0)
-		close(fd);
-}
-
-static void pid_file_remove(const struct srv_config *c)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/" SERVER_PID_FILE, c->state_dir);
-	unlink(path);
-}
-
 static int serve(struct srv_config *c)
 {
 	struct server s = { 0 };
@@ -497,7 +473,7 @@ static int serve(struct srv_config *c)
 	}
 	log_info("serving %s on %s (port %u), repository %s", c->tls_cert ? "https" : "http",
 		 c->listen, http_port(h), c->repo_path);
-	pid_file_write(c);
+	runfiles_write(&s, http_port(h));
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -510,7 +486,7 @@ static int serve(struct srv_config *c)
 		pthread_mutex_unlock(&s.lock);
 	}
 	log_info("signal %d: stopping", sig);
-	pid_file_remove(c);
+	runfiles_remove(c);
 	http_stop(h);
 	bus_server_stop(&s);
 	broker_stop(&s);

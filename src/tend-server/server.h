@@ -5,6 +5,7 @@
 #ifndef TEND_SERVER_SERVER_H
 #define TEND_SERVER_SERVER_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -95,6 +96,16 @@ unsigned http_port(const struct http *h);
 
 /* STATE/tend-server.pid: the running server, which SIGHUP tells to reload identities. */
 #define SERVER_PID_FILE "tend-server.pid"
+
+/*
+ * runfiles_write - STATE/tend-server.pid and STATE/endpoints.json for a
+ * server serving HTTP on port (runfiles.c); runfiles_remove on a clean
+ * stop.  runfiles_endpoints - the running server's {"server": URL,
+ * "nats": [URL...]} (a new reference), NULL when none is recorded.
+ */
+void runfiles_write(struct server *s, unsigned port);
+void runfiles_remove(const struct srv_config *c);
+json_t *runfiles_endpoints(const struct srv_config *c);
 
 /*
  * cmd_user - `tend-server user add|ls|revoke` (cmd_user.c): administrators'

@@ -104,38 +104,41 @@ enum {
 	RPC_OPT_VERBOSE,
 };
 
+/* clang-format off */
 #define RPC_COMMON_OPTIONS                                             \
-	API_COMMON_OPTIONS, { "node", required_argument, NULL, RPC_OPT_NODE }, \
-		{ "tag", required_argument, NULL, RPC_OPT_TAG },           \
-		{ "fact", required_argument, NULL, RPC_OPT_FACT },         \
-		{ "identity", required_argument, NULL, RPC_OPT_IDENTITY }, \
-		{ "nats", required_argument, NULL, RPC_OPT_NATS },         \
-		{ "timeout", required_argument, NULL, RPC_OPT_TIMEOUT },   \
-		{ "verbose", no_argument, NULL, RPC_OPT_VERBOSE }
+	API_COMMON_OPTIONS,                                            \
+	{ "node", required_argument, NULL, RPC_OPT_NODE },             \
+	{ "tag", required_argument, NULL, RPC_OPT_TAG },               \
+	{ "fact", required_argument, NULL, RPC_OPT_FACT },             \
+	{ "identity", required_argument, NULL, RPC_OPT_IDENTITY },     \
+	{ "nats", required_argument, NULL, RPC_OPT_NATS },             \
+	{ "timeout", required_argument, NULL, RPC_OPT_TIMEOUT },       \
+	{ "verbose", no_argument, NULL, RPC_OPT_VERBOSE }
+/* clang-format on */
 
-#define RPC_FILTER_HELP                                                                   \
-	"filter (combinable; every node when none is given):\n"                             \
-	"  --node GLOB         nodes whose id matches GLOB (repeatable: any of them)\n"      \
-	"  --tag TAG           nodes that have TAG (repeatable: all of them)\n"              \
-	"  --fact EXPR         nodes whose facts satisfy EXPR, e.g. os.id=debian or\n"       \
+#define RPC_FILTER_HELP                                                                 \
+	"filter (combinable; every node when none is given):\n"                         \
+	"  --node GLOB         nodes whose id matches GLOB (repeatable: any of them)\n" \
+	"  --tag TAG           nodes that have TAG (repeatable: all of them)\n"         \
+	"  --fact EXPR         nodes whose facts satisfy EXPR, e.g. os.id=debian or\n"  \
 	"                      'memory.total>8G' (= != < <= > >=; repeatable: all of them)\n"
 
-#define RPC_COMMON_HELP                                                                   \
-	"  --identity FILE     the admin's identity bundle (TEND_IDENTITY,\n"                \
-	"                      ~/.config/tend/identity.pem)\n"                               \
-	"  --nats URL          a broker, instead of the bundle's nats: lines (repeatable;\n" \
-	"                      TEND_NATS, comma-separated)\n"                                \
-	"  -v, --verbose       say more (which nodes the inventory expects, ...)\n"          \
-	"  --json              print the result as JSON\n"                                   \
+#define RPC_COMMON_HELP                                                                       \
+	"  --identity FILE     the admin's identity bundle (TEND_IDENTITY,\n"                 \
+	"                      ~/.config/tend/identity.pem)\n"                                \
+	"  --nats URL          a broker, instead of the bundle's nats: lines (repeatable;\n"  \
+	"                      TEND_NATS, comma-separated)\n"                                 \
+	"  -v, --verbose       say more (which nodes the inventory expects, ...)\n"           \
+	"  --json              print the result as JSON\n"                                    \
 	"  --server URL        tend-server, for the nodes expected to answer (TEND_SERVER,\n" \
-	"                      the identity's server: line, cli.conf 'server')\n"           \
-	"  --token SECRET      its API token (TEND_TOKEN, cli.conf 'token')\n"              \
-	"  --cacert FILE       CA certificate of an https server (TEND_CACERT)\n"           \
+	"                      the identity's server: line, cli.conf 'server')\n"             \
+	"  --token SECRET      its API token (TEND_TOKEN, cli.conf 'token')\n"                \
+	"  --cacert FILE       CA certificate of an https server (TEND_CACERT)\n"             \
 	"  -h, --help          show this help\n"
 
 /* What the command line said. */
 struct rpc_opts {
-	struct api_opts api; /* --server --token --cacert --json --help */
+	struct api_opts api;	      /* --server --token --cacert --json --help */
 	json_t *nodes, *tags, *facts; /* arrays of strings, NULL when not given */
 	const char *identity;
 	const char *nats[RPC_NATS_URLS_MAX + 1];
@@ -193,10 +196,10 @@ const struct rpc_identity *rpc_client_identity(const struct rpc_client *c);
 /* One node's verified answer. */
 struct rpc_answer {
 	char *node;
-	char *status; /* "ok", "failed", "refused" */
-	char *reason; /* may be NULL */
-	json_t *data; /* may be NULL */
-	double ms;    /* how long the action took, as the node says */
+	char *status;  /* "ok", "failed", "refused" */
+	char *reason;  /* may be NULL */
+	json_t *data;  /* may be NULL */
+	double ms;     /* how long the action took, as the node says */
 	double rtt_ms; /* from sending the request to receiving this reply */
 };
 
@@ -211,10 +214,10 @@ struct rpc_outcome {
 	size_t nans;
 	struct rpc_reject *rej;
 	size_t nrej;
-	json_t *missing;     /* expected nodes that did not answer (array), NULL: no expected set */
-	double elapsed_ms;   /* to the last reply, or to the end of waiting when there was none */
-	double waited_ms;    /* to the end of waiting */
-	size_t duplicates;   /* replies from a node that had answered already (ignored) */
+	json_t *missing;   /* expected nodes that did not answer (array), NULL: no expected set */
+	double elapsed_ms; /* to the last reply, or to the end of waiting when there was none */
+	double waited_ms;  /* to the end of waiting */
+	size_t duplicates; /* replies from a node that had answered already (ignored) */
 };
 
 /* A request. */
@@ -222,7 +225,7 @@ struct rpc_query {
 	const char *action;
 	const json_t *args;   /* object or NULL */
 	const json_t *filter; /* object or NULL */
-	int timeout_ms;       /* collect replies this long ... */
+	int timeout_ms;	      /* collect replies this long ... */
 	const json_t *expect; /* ... or until these nodes (array, may be NULL) answered */
 };
 
@@ -271,8 +274,7 @@ int rpc_usage_error(const struct tend_err *err);
  * configured (--server, TEND_SERVER, the bundle's server:, cli.conf) or
  * it could not say (told on stderr; without a server only with -v).
  */
-json_t *rpc_expected(const struct rpc_opts *o, const struct rpc_identity *id,
-		     const json_t *filter);
+json_t *rpc_expected(const struct rpc_opts *o, const struct rpc_identity *id, const json_t *filter);
 
 /* ---- KEY=VALUE arguments (rpc_args.c) ---- */
 
@@ -294,8 +296,8 @@ int rpc_args_parse(char *const *kv, int n, json_t **ret, struct tend_err *err);
 struct rpc_item {
 	const char *node;
 	const char *key;
-	int rank;    /* groups of a lower rank come first */
-	size_t idx;  /* the caller's, e.g. an index into its answers */
+	int rank;   /* groups of a lower rank come first */
+	size_t idx; /* the caller's, e.g. an index into its answers */
 };
 
 /* A group: items[first .. first + n - 1], sorted by node. */
@@ -344,7 +346,10 @@ const char *rpc_safe(struct buf *b, const char *s);
  */
 size_t rpc_print_trouble(const struct rpc_outcome *o, bool verbose);
 
-/* rpc_answer_json - {"node","status","reason","ms","data"} of a (new reference). */
+/* rpc_round_ms - ms to the microsecond, for JSON that people read. */
+double rpc_round_ms(double ms);
+
+/* rpc_answer_json - {"node","status","reason","ms","rtt_ms","data"} of a (new reference). */
 json_t *rpc_answer_json(const struct rpc_answer *a);
 
 /* rpc_trouble_json - {"node","status":"missing"} and {"node","status":"rejected","reason"} appended to arr. */
@@ -357,23 +362,23 @@ void rpc_missing_names(struct buf *b, const json_t *missing, bool all);
 
 /* Where a node stands in a rollout. */
 enum up_state {
-	UP_CONVERGED,   /* nothing to change at its last analysis */
-	UP_PENDING,     /* changes to apply in the current pass */
-	UP_APPLIED,     /* applied in the current pass, not analysed again yet */
-	UP_FAILED,      /* failed (see stage and reason): excluded from the rest */
+	UP_CONVERGED,	/* nothing to change at its last analysis */
+	UP_PENDING,	/* changes to apply in the current pass */
+	UP_APPLIED,	/* applied in the current pass, not analysed again yet */
+	UP_FAILED,	/* failed (see stage and reason): excluded from the rest */
 	UP_NOT_STARTED, /* the rollout stopped (or was declined) before its turn */
 	UP_UNCONVERGED, /* still had changes after the last pass */
-	UP_MISSING,     /* expected, did not answer the first analysis */
+	UP_MISSING,	/* expected, did not answer the first analysis */
 };
 
 struct up_node {
 	char *id;
 	enum up_state state;
-	char *reason;      /* why it failed; NULL else */
+	char *reason;	   /* why it failed; NULL else */
 	const char *stage; /* "plan" or "apply": where it failed */
-	int pass;          /* the pass of its last change of state */
-	int napplied;      /* how many times it applied */
-	bool counted;      /* its failure spent the budget */
+	int pass;	   /* the pass of its last change of state */
+	int napplied;	   /* how many times it applied */
+	bool counted;	   /* its failure spent the budget */
 };
 
 /* What one node said to a plan or apply. */
@@ -424,10 +429,10 @@ struct up_ops {
 };
 
 struct up_limits {
-	struct rpc_amount batch;        /* default 10% */
+	struct rpc_amount batch;	/* default 10% */
 	struct rpc_amount max_failures; /* default 0 */
-	long canary;                    /* nodes in the first batch; 0: none */
-	int max_passes;                 /* apply rounds; default 3 */
+	long canary;			/* nodes in the first batch; 0: none */
+	int max_passes;			/* apply rounds; default 3 */
 };
 
 struct up_rollout {
@@ -436,11 +441,11 @@ struct up_rollout {
 	size_t n;
 	size_t to_change;  /* nodes with changes at the first analysis */
 	size_t batch_size; /* from lim.batch and to_change */
-	size_t budget;     /* failures allowed (a rollout stops when failures > budget) */
+	size_t budget;	   /* failures allowed (a rollout stops when failures > budget) */
 	size_t failures;
-	size_t batches;    /* batches sent so far */
+	size_t batches;	     /* batches sent so far */
 	size_t pass_batches; /* batches this pass will take (known when it starts) */
-	int pass;          /* current pass, from 1 */
+	int pass;	     /* current pass, from 1 */
 	bool declined, stopped, aborted;
 };
 

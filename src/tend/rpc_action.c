@@ -23,7 +23,8 @@ static void usage(FILE *f)
 	      "KEY=VALUE is a string, or a number or true/false when VALUE is one;\n"
 	      "KEY:=JSON takes any JSON text (arrays, objects, \"quoted strings\").\n\n",
 	      f);
-	fputs(RPC_FILTER_HELP "\noptions:\n"
+	fputs(RPC_FILTER_HELP
+	      "\noptions:\n"
 	      "  --timeout S         wait at most S for answers (default 10s)\n" RPC_COMMON_HELP
 	      "\nexit status: 0 every node answered ok, 1 a node failed, refused or did not\n"
 	      "answer (or a reply did not verify), 2 usage\n",
@@ -143,9 +144,8 @@ int rpc_cmd_rpc(int argc, char **argv)
 	}
 	for (size_t i = 0; i < out.nans; i++)
 		ok += !strcmp(out.ans[i].status, "ok");
-	r = ok > 0 && ok == out.nans && !out.nrej && !json_array_size(out.missing) ?
-		    RPC_EXIT_OK :
-		    RPC_EXIT_FAIL;
+	r = ok > 0 && ok == out.nans && !out.nrej && !json_array_size(out.missing) ? RPC_EXIT_OK :
+										     RPC_EXIT_FAIL;
 out:
 	json_decref(args);
 	rpc_outcome_free(&out);

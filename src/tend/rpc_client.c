@@ -26,13 +26,13 @@
 #include "rpc/rpc.h"
 #include "util/strutil.h"
 
-#define QUEUE_MAX ((size_t)1 << 30) /* bytes waiting to be verified */
+#define QUEUE_MAX ((size_t)256 << 20) /* bytes waiting to be verified */
 #define FLUSH_MS 5000
 
 struct msg {
 	struct msg *next;
-	double t_ms;  /* arrival */
-	size_t len;   /* of data; larger than RPC_ENVELOPE_MAX: not kept */
+	double t_ms; /* arrival */
+	size_t len;  /* of data; larger than RPC_ENVELOPE_MAX: not kept */
 	char data[];
 };
 
@@ -180,9 +180,9 @@ static int connect_bus(struct rpc_client *c, const char *const *urls, struct ten
 		return r;
 	if (!wait_up(c, RPC_CONNECT_TIMEOUT_MS)) {
 		bus_last_error(c->bus, last, sizeof(last));
-		return err_set(err, -ETIMEDOUT,
-			       "cannot reach the broker at %s%s within %d s: %s", urls[0],
-			       urls[1] ? " (and others)" : "", RPC_CONNECT_TIMEOUT_MS / 1000,
+		return err_set(err, -ETIMEDOUT, "cannot reach the broker at %s%s within %d s: %s",
+			       urls[0], urls[1] ? " (and others)" : "",
+			       RPC_CONNECT_TIMEOUT_MS / 1000,
 			       last[0] ? last :
 					 "no connection (is it running, and does it trust the tend "
 					 "CA and this identity?)");
@@ -193,7 +193,16 @@ static int connect_bus(struct rpc_client *c, const char *const *urls, struct ten
 	r = bus_subscribe(c->bus, sub, NULL, on_reply, c, err);
 	if (r == 0 && bus_flush(c->bus, FLUSH_MS) < 0)
 		r = err_set(err, -ETIMEDOUT, "the broker does not answer");
-	return r;
+	if (r < 0)
+		return r;
+	/* a refused subscription is only told asynchronously: no reply would ever come */
+	bus_last_error(c->bus, last, sizeof(last));
+	if (strstr(last, "Permission"))
+		return err_set(err, -EPERM,
+			       "the broker refused this identity its reply inbox (%s): %s; does it "
+			       "know %s (tend-server user add)?",
+			       sub, last, c->id.name);
+	return 0;
 }
 
 int rpc_client_open(const struct rpc_opts *o, struct rpc_client **ret, struct tend_err *err)
@@ -271,10 +280,10 @@ void rpc_outcome_free(struct rpc_outcome *o)
 
 /* What one call collects. */
 struct collect {
-	const char *id;   /* the request's */
+	const char *id; /* the request's */
 	double t0;
-	json_t *pending;  /* expected nodes not heard yet (object as a set), NULL: none */
-	json_t *seen;     /* nodes heard (object as a set) */
+	json_t *pending; /* expected nodes not heard yet (object as a set), NULL: none */
+	json_t *seen;	 /* nodes heard (object as a set) */
 	struct rpc_outcome *out;
 	double last_ms;
 };
@@ -461,8 +470,8 @@ static int send_request(struct rpc_client *c, const struct rpc_query *call, cons
 			char id[RPC_ID_HEX + 1], double *ret_t0, struct tend_err *err)
 {
 	char subject[BUS_SUBJECT_MAX], reply[BUS_SUBJECT_MAX + 32], before[512], after[512];
-	long long ttl = call->timeout_ms > RPC_TTL_DEFAULT_MS ? call->timeout_ms :
-								 RPC_TTL_DEFAULT_MS;
+	long long ttl =
+		call->timeout_ms > RPC_TTL_DEFAULT_MS ? call->timeout_ms : RPC_TTL_DEFAULT_MS;
 	unsigned long seq;
 	char *text = NULL;
 	size_t len = 0;

@@ -115,8 +115,7 @@ static json_t *match_list(struct api_client *c, const json_t *list, const json_t
 	return n;
 }
 
-json_t *rpc_expected(const struct rpc_opts *o, const struct rpc_identity *id,
-		     const json_t *filter)
+json_t *rpc_expected(const struct rpc_opts *o, const struct rpc_identity *id, const json_t *filter)
 {
 	struct api_opts a = o->api;
 	const char *env = getenv("TEND_SERVER");
@@ -131,6 +130,10 @@ json_t *rpc_expected(const struct rpc_opts *o, const struct rpc_identity *id,
 		if (str_has_prefix(err.msg, "no server"))
 			log_info("no expected set: no tend-server is configured (--server, "
 				 "TEND_SERVER, the identity's server: line)");
+		else if (str_has_prefix(err.msg, "no token"))
+			log_info("no expected set: no API token for %s (--token, TEND_TOKEN, "
+				 "cli.conf)",
+				 a.server ? a.server : "the server");
 		else
 			log_warnx("no expected set from the inventory: %s", err.msg);
 		return NULL;

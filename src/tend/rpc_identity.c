@@ -39,8 +39,8 @@ struct parse {
 	int nblocks;
 	int block_line[3];
 	struct buf block; /* the block being read */
-	char type[32];    /* its type ("" when outside a block) */
-	int start;        /* its BEGIN line */
+	char type[32];	  /* its type ("" when outside a block) */
+	int start;	  /* its BEGIN line */
 };
 
 void rpc_identity_free(struct rpc_identity *id)
@@ -86,8 +86,9 @@ static int setting(struct parse *p, int line, char *s, struct tend_err *err)
 	char *colon = strchr(s, ':'), *key, *val;
 
 	if (!colon)
-		return err_at(err, -EINVAL, p->path, line, 0,
-			      "expected 'nats: URL', 'server: URL' or a PEM block (-----BEGIN ...)");
+		return err_at(
+			err, -EINVAL, p->path, line, 0,
+			"expected 'nats: URL', 'server: URL' or a PEM block (-----BEGIN ...)");
 	*colon = '\0';
 	key = trim(s);
 	val = trim(colon + 1);
@@ -97,8 +98,8 @@ static int setting(struct parse *p, int line, char *s, struct tend_err *err)
 			return err_at(err, -EINVAL, p->path, line, 0,
 				      "expected a broker URL (tls://HOST:PORT) after 'nats:'");
 		if (p->id->nnats >= RPC_NATS_URLS_MAX)
-			return err_at(err, -EINVAL, p->path, line, 0,
-				      "more than %d nats: lines", RPC_NATS_URLS_MAX);
+			return err_at(err, -EINVAL, p->path, line, 0, "more than %d nats: lines",
+				      RPC_NATS_URLS_MAX);
 		p->id->nats[p->id->nnats++] = xstrdup(val);
 		return 0;
 	}

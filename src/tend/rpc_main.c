@@ -54,6 +54,7 @@ int main(int argc, char **argv)
 			continue;
 		snprintf(prog, sizeof(prog), "tend %s", commands[i].name);
 		log_init(prog, LOG_NORMAL);
+		argv[1] = prog; /* getopt's messages name the command as the user typed it */
 		return commands[i].run(argc - 1, argv + 1);
 	}
 	log_warnx("unknown command '%s'", argv[1]);

@@ -16,7 +16,7 @@
 #include "rpc/rpc.h"
 #include "util/strutil.h"
 
-#define ITEM_MAX 1024 /* one --node, --tag or --fact */
+#define ITEM_MAX 1024	      /* one --node, --tag or --fact */
 #define RPC_NODE_NAME_MAX 253 /* a node's own subject is tend.rpc.NODE */
 
 /* add_item - arg appended to the array *slot (made on first use). */

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	      "inventory (tend-server), it also names the nodes that should have answered\n"
 	      "and did not, and stops waiting as soon as all of them answered.\n\n",
 	      f);
-	fputs(RPC_FILTER_HELP "\noptions:\n"
+	fputs(RPC_FILTER_HELP
+	      "\noptions:\n"
 	      "  --timeout S         wait at most S for answers (default 10s)\n" RPC_COMMON_HELP
 	      "\nexit status: 0 at least one node answered and every expected node did,\n"
 	      "1 otherwise (or a reply did not verify, or a node refused), 2 usage\n",
@@ -36,19 +37,18 @@ static json_t *ping_json(const struct rpc_outcome *o)
 
 		if (!strcmp(a->status, "ok"))
 			json_array_append_new(ok, json_pack("{s:s, s:f}", "node", a->node, "ms",
-							    a->rtt_ms));
+							    rpc_round_ms(a->rtt_ms)));
 		else
-			json_array_append_new(refused,
-					      json_pack("{s:s, s:s, s:s}", "node", a->node,
-							"status", a->status, "reason",
-							a->reason ? a->reason : ""));
+			json_array_append_new(refused, json_pack("{s:s, s:s, s:s}", "node", a->node,
+								 "status", a->status, "reason",
+								 a->reason ? a->reason : ""));
 	}
 	for (size_t i = 0; i < o->nrej; i++)
 		json_array_append_new(rejected, json_pack("{s:s, s:s}", "from", o->rej[i].from,
 							  "reason", o->rej[i].reason));
 	return json_pack("{s:o, s:o, s:o, s:O, s:f}", "answered", ok, "refused", refused,
 			 "rejected", rejected, "missing", o->missing ? o->missing : json_null(),
-			 "elapsed_ms", o->elapsed_ms);
+			 "elapsed_ms", rpc_round_ms(o->elapsed_ms));
 }
 
 /* print - the text report; the number of nodes that answered ok. */
@@ -75,8 +75,11 @@ static size_t print(const struct rpc_outcome *o, bool verbose)
 		if (strcmp(o->ans[i].status, "ok"))
 			printf("%s: %s: %s\n", o->ans[i].node, o->ans[i].status,
 			       rpc_safe(&s, o->ans[i].reason ? o->ans[i].reason : "no reason"));
-	printf("%zu %s answered in %.2f s\n", o->nans, o->nans == 1 ? "node" : "nodes",
+	printf("%zu %s answered in %.2f s", o->nans, o->nans == 1 ? "node" : "nodes",
 	       o->elapsed_ms / 1000);
+	if (ok < o->nans)
+		printf(" (%zu of them did not say ok)", o->nans - ok);
+	printf("\n");
 	rpc_print_trouble(o, verbose);
 	if (verbose)
 		printf("waited %.2f s\n", o->waited_ms / 1000);
@@ -103,13 +106,16 @@ int rpc_cmd_ping(int argc, char **argv)
 			return rpc_usage_error(&err);
 		}
 	}
-	if (o.api.help || optind < argc) {
-		if (optind < argc)
-			log_warnx("unexpected argument '%s' (a filter is --node, --tag, --fact)",
-				  argv[optind]);
-		usage(o.api.help ? stdout : stderr);
+	if (o.api.help) {
+		usage(stdout);
 		rpc_opts_free(&o);
-		return o.api.help ? RPC_EXIT_OK : RPC_EXIT_USAGE;
+		return RPC_EXIT_OK;
+	}
+	if (optind < argc) {
+		log_warnx("unexpected argument '%s' (a filter is --node, --tag, --fact)",
+			  argv[optind]);
+		rpc_opts_free(&o);
+		return rpc_usage_error(NULL);
 	}
 	r = rpc_session_open(&o, &s);
 	if (r != RPC_EXIT_OK)

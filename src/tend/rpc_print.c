@@ -60,8 +60,7 @@ void rpc_missing_names(struct buf *b, const json_t *missing, bool all)
 
 	buf_reset(b);
 	for (size_t i = 0; i < shown; i++)
-		buf_printf(b, "%s%s", i ? ", " : "",
-			   json_string_value(json_array_get(missing, i)));
+		buf_printf(b, "%s%s", i ? ", " : "", json_string_value(json_array_get(missing, i)));
 	if (shown < n)
 		buf_printf(b, " and %zu more (-v shows them all)", n - shown);
 }
@@ -97,6 +96,11 @@ size_t rpc_print_trouble(const struct rpc_outcome *o, bool verbose)
 	return lines;
 }
 
+double rpc_round_ms(double ms)
+{
+	return (double)(long long)(ms * 1000 + 0.5) / 1000;
+}
+
 json_t *rpc_answer_json(const struct rpc_answer *a)
 {
 	json_t *j = json_object();
@@ -106,7 +110,7 @@ json_t *rpc_answer_json(const struct rpc_answer *a)
 	if (a->reason)
 		json_object_set_new(j, "reason", json_string(a->reason));
 	json_object_set_new(j, "ms", json_real(a->ms));
-	json_object_set_new(j, "rtt_ms", json_real(a->rtt_ms));
+	json_object_set_new(j, "rtt_ms", json_real(rpc_round_ms(a->rtt_ms)));
 	json_object_set(j, "data", a->data ? a->data : json_null());
 	return j;
 }
@@ -119,7 +123,7 @@ void rpc_trouble_json(json_t *arr, const struct rpc_outcome *o)
 	json_array_foreach(o->missing, i, m)
 		json_array_append_new(arr, json_pack("{s:O, s:s}", "node", m, "status", "missing"));
 	for (i = 0; i < o->nrej; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "node", o->rej[i].from,
-						     "status", "rejected", "reason",
-						     o->rej[i].reason));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:s, s:s}", "node", o->rej[i].from, "status",
+						"rejected", "reason", o->rej[i].reason));
 }

@@ -6,12 +6,12 @@
  *
  * The command runs without a shell unless --shell; the agent kills it at
  * --timeout and the policy on each node decides whether this admin may
- * run it at all.  The reply's data is {"exit": N, "stdout": "...",
- * "stderr": "...", "timed_out": bool, "signal": N, "truncated": bool},
- * the fields the agent has.
+ * run it at all.  The reply's data (tendd's actions_run.c) is {"exit":
+ * N or null, "stdout", "stderr", "truncated", "timed_out", "signal"};
+ * a command that did not exit 0 makes the status "failed" with the
+ * reason ("exited 1", "timed out after 2s ...").
  */
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	      "exit status, standard output, standard error (each cut at the agent's limit).\n"
 	      "Options go before CMD.  Each node's policy decides whether you may run CMD.\n\n",
 	      f);
-	fputs(RPC_FILTER_HELP "\noptions:\n"
+	fputs(RPC_FILTER_HELP
+	      "\noptions:\n"
 	      "  --timeout S         kill the command after S (default 60s); answers are\n"
 	      "                      awaited 10s longer\n"
 	      "  --shell             run the command line with /bin/sh -c\n" RPC_COMMON_HELP
@@ -46,9 +47,13 @@ static long long exit_of(const json_t *data)
 {
 	json_t *e = json_object_get(data, "exit");
 
-	if (!e)
-		e = json_object_get(data, "exit_code");
 	return json_is_integer(e) ? json_integer_value(e) : -1;
+}
+
+/* ran - whether data is a command's result (the agent ran it). */
+static bool ran(const json_t *data)
+{
+	return json_object_get(data, "exit") != NULL;
 }
 
 /* succeeded - ok, exited 0, not killed. */
@@ -63,9 +68,9 @@ static int rank(const struct rpc_answer *a)
 {
 	if (succeeded(a))
 		return 0;
-	if (!strcmp(a->status, "ok"))
-		return 1;
-	return !strcmp(a->status, "refused") ? 3 : 2;
+	if (!strcmp(a->status, "refused"))
+		return 3;
+	return exit_of(a->data) > 0 ? 1 : 2;
 }
 
 /* result_key - what makes two nodes' results the same. */
@@ -75,33 +80,36 @@ static char *result_key(const struct rpc_answer *a)
 	char *s;
 
 	k = json_pack("[s, s?, O?, O?, O?, O?, O?, O?]", a->status, a->reason,
-		      json_object_get(d, "exit"), json_object_get(d, "exit_code"),
-		      json_object_get(d, "stdout"), json_object_get(d, "stderr"),
-		      json_object_get(d, "timed_out"), json_object_get(d, "signal"));
+		      json_object_get(d, "exit"), json_object_get(d, "stdout"),
+		      json_object_get(d, "stderr"), json_object_get(d, "timed_out"),
+		      json_object_get(d, "signal"), json_object_get(d, "truncated"));
 	s = k ? json_dumps(k, JSON_COMPACT) : NULL;
 	json_decref(k);
 	return s ? s : xstrdup("?");
 }
 
-/* headline - "exit 0", "timed out", "killed by signal 9", "failed: why". */
+/*
+ * headline - what happened, in a few words: "exit 0", "exit 2", "timed
+ * out after 2s (process group killed)", "killed by signal 9", "failed:
+ * cannot run /x: ...", "refused: no rule allows run ...".
+ */
 static void headline(struct buf *b, const struct rpc_answer *a)
 {
 	json_t *sig = json_object_get(a->data, "signal");
+	const char *why = a->reason ? a->reason : "no reason given";
 	struct buf s = BUF_INIT;
-	long long e = exit_of(a->data);
 
 	buf_reset(b);
-	if (json_is_true(json_object_get(a->data, "timed_out")))
-		buf_puts(b, "timed out, killed");
-	else if (!strcmp(a->status, "ok") && json_is_integer(sig) && json_integer_value(sig) > 0)
+	if (!ran(a->data) || !strcmp(a->status, "refused"))
+		buf_printf(b, "%s: %s", a->status, rpc_safe(&s, why));
+	else if (json_is_true(json_object_get(a->data, "timed_out")))
+		buf_puts(b, a->reason ? rpc_safe(&s, a->reason) : "timed out");
+	else if (json_is_integer(sig))
 		buf_printf(b, "killed by signal %lld", (long long)json_integer_value(sig));
-	else if (!strcmp(a->status, "ok") && e >= 0)
-		buf_printf(b, "exit %lld", e);
-	else if (!strcmp(a->status, "ok"))
-		buf_puts(b, "ran, but the answer has no exit status");
-	if (strcmp(a->status, "ok") || a->reason)
-		buf_printf(b, "%s%s: %s", b->len ? "; " : "", a->status,
-			   rpc_safe(&s, a->reason ? a->reason : "no reason given"));
+	else if (exit_of(a->data) >= 0)
+		buf_printf(b, "exit %lld", exit_of(a->data));
+	else
+		buf_printf(b, "%s: %s", a->status, rpc_safe(&s, why));
 	if (json_is_true(json_object_get(a->data, "truncated")))
 		buf_puts(b, " (output cut at the agent's limit)");
 	buf_free(&s);
@@ -154,8 +162,9 @@ static json_t *run_args(char **cmd, int n, bool shell, double timeout)
 	for (int i = 0; i < n; i++)
 		json_array_append_new(argv, json_string(cmd[i]));
 	return json_pack("{s:o, s:b, s:o}", "argv", argv, "shell", shell, "timeout",
-			 timeout == floor(timeout) ? json_integer((json_int_t)timeout) :
-						     json_real(timeout));
+			 timeout == (double)(json_int_t)timeout ?
+				 json_integer((json_int_t)timeout) :
+				 json_real(timeout));
 }
 
 /* report - print (text or JSON); the exit code. */
@@ -179,9 +188,8 @@ static int report(const struct rpc_outcome *o, const struct rpc_opts *opt)
 		       o->nans == 1 ? "node" : "nodes", o->elapsed_ms / 1000);
 		rpc_print_trouble(o, opt->verbose);
 	}
-	return ok > 0 && ok == o->nans && !o->nrej && !json_array_size(o->missing) ?
-		       RPC_EXIT_OK :
-		       RPC_EXIT_FAIL;
+	return ok > 0 && ok == o->nans && !o->nrej && !json_array_size(o->missing) ? RPC_EXIT_OK :
+										     RPC_EXIT_FAIL;
 }
 
 int rpc_cmd_run(int argc, char **argv)

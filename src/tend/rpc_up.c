@@ -53,8 +53,8 @@ void up_answers_free(struct up_answers *s)
 
 const char *up_state_name(enum up_state s)
 {
-	static const char *const names[] = { "converged", "pending",	 "applied", "failed",
-					      "not started", "not converged", "missing" };
+	static const char *const names[] = { "converged",   "pending",	     "applied", "failed",
+					     "not started", "not converged", "missing" };
 
 	return s <= UP_MISSING ? names[s] : "?";
 }
@@ -104,8 +104,8 @@ size_t up_count(const struct up_rollout *r, enum up_state s)
 }
 
 /* set_state - node x is now s (reason copied, may be NULL). */
-static void set_state(struct up_rollout *r, struct up_node *x, enum up_state s,
-		      const char *stage, const char *reason)
+static void set_state(struct up_rollout *r, struct up_node *x, enum up_state s, const char *stage,
+		      const char *reason)
 {
 	x->state = s;
 	x->pass = r->pass;
@@ -233,8 +233,8 @@ static const struct up_answer *find_answer(const struct up_answers *ans, const c
 }
 
 /* apply_batch - apply to ids; record what each did.  <0: aborted. */
-static int apply_batch(struct up_rollout *r, const struct up_ops *ops, void *arg,
-		       const char **ids, size_t n, bool canary)
+static int apply_batch(struct up_rollout *r, const struct up_ops *ops, void *arg, const char **ids,
+		       size_t n, bool canary)
 {
 	struct up_answers ans = { NULL, 0 };
 	int ret;
@@ -342,7 +342,9 @@ static int finish(struct up_rollout *r)
 		struct up_node *x = &r->nodes[i];
 
 		if (x->state == UP_PENDING)
-			set_state(r, x, r->stopped || r->declined ? UP_NOT_STARTED : UP_UNCONVERGED,
+			set_state(r, x,
+				  r->stopped || r->declined || r->aborted ? UP_NOT_STARTED :
+									    UP_UNCONVERGED,
 				  NULL, NULL);
 	}
 	return up_count(r, UP_CONVERGED) == r->n && r->n > 0 ? 0 : 1;
@@ -372,7 +374,9 @@ int up_run(struct up_rollout *r, const struct up_ops *ops, void *arg)
 		if (r->pass > r->lim.max_passes)
 			break;
 	}
-	if (ret < 0)
+	if (ret < 0) {
+		finish(r);
 		return ret;
+	}
 	return finish(r);
 }

@@ -17,7 +17,7 @@
 #include "util/log.h"
 #include "util/strutil.h"
 
-#define PLAN_TIMEOUT_S 60.0
+#define PLAN_TIMEOUT_S 30.0
 #define APPLY_TIMEOUT_S 600.0
 
 enum {
@@ -35,7 +35,7 @@ struct up_ctx {
 	struct up_limits lim;
 	bool yes;
 	double apply_timeout;
-	json_t *plans;    /* node -> plan data, of the latest analysis */
+	json_t *plans;	  /* node -> plan data, of the latest analysis */
 	json_t *changes;  /* the first analysis's changes, grouped (for --json) */
 	json_t *batches;  /* [{"pass","canary","nodes","applied","failed"}] */
 	json_t *rejected; /* replies that did not verify, the whole rollout */
@@ -55,7 +55,8 @@ static void usage(FILE *f)
 	      "the rollout stops and says what each node did.  Then the nodes that applied\n"
 	      "plan again, and those with changes left apply again, up to --max-passes.\n\n",
 	      f);
-	fputs(RPC_FILTER_HELP "\noptions:\n"
+	fputs(RPC_FILTER_HELP
+	      "\noptions:\n"
 	      "  -y, --yes           apply without asking (needed when stdin is no terminal)\n"
 	      "  --batch N|P%        nodes applying at once (default 10% of those to change,\n"
 	      "                      rounded up)\n"
@@ -63,7 +64,7 @@ static void usage(FILE *f)
 	      "  --max-failures N|P% failures the whole rollout tolerates (default 0; P% of\n"
 	      "                      the nodes to change, rounded down)\n"
 	      "  --max-passes N      apply rounds at most (default 3)\n"
-	      "  --timeout S         wait at most S for plans (default 60s)\n"
+	      "  --timeout S         wait at most S for plans (default 30s)\n"
 	      "  --apply-timeout S   wait at most S for a batch to apply (default 600s)\n" RPC_COMMON_HELP
 	      "\nexit status: 0 every node converged, 1 otherwise, 2 usage\n",
 	      f);
@@ -134,11 +135,11 @@ static int up_call(void *arg, enum up_phase phase, const char *const *ids, size_
 	struct rpc_outcome res = { .ans = NULL };
 	struct tend_err err = { "" };
 	json_t *filter = ids ? batch_filter(x->s.filter, ids, n) : json_incref(x->s.filter);
-	json_t *expect = ids ? json_incref(json_object_get(filter, "nodes")) :
-			       json_incref(x->s.expect);
+	json_t *expect =
+		ids ? json_incref(json_object_get(filter, "nodes")) : json_incref(x->s.expect);
 	struct rpc_query call = { .action = phase == UP_PLAN ? "plan" : "apply",
-				 .filter = filter,
-				 .expect = expect };
+				  .filter = filter,
+				  .expect = expect };
 	double t = phase == UP_PLAN ? (x->o.timeout > 0 ? x->o.timeout : PLAN_TIMEOUT_S) :
 				      x->apply_timeout;
 	int r;
@@ -162,16 +163,15 @@ static int up_call(void *arg, enum up_phase phase, const char *const *ids, size_
 
 /* ---- telling the admin ---- */
 
-/* print_state - the nodes in state s, one line: "N nodes WHAT: a, b". */
-static void print_state(const struct up_rollout *r, enum up_state s, const char *what,
-			bool verbose)
+/* print_state - the nodes in state s since this pass, one line: "a, b (2 nodes): WHAT". */
+static void print_state(const struct up_rollout *r, enum up_state s, const char *what, bool verbose)
 {
 	size_t n = 0;
 	const char **ids = xcalloc(r->n + 1, sizeof(*ids));
 	struct buf b = BUF_INIT;
 
 	for (size_t i = 0; i < r->n; i++)
-		if (r->nodes[i].state == s)
+		if (r->nodes[i].state == s && r->nodes[i].pass == r->pass)
 			ids[n++] = r->nodes[i].id;
 	if (n) {
 		rpc_nodes_label(&b, ids, n, verbose);
@@ -189,8 +189,7 @@ static void print_failed(const struct up_rollout *r)
 		const struct up_node *n = &r->nodes[i];
 
 		if (n->state == UP_FAILED)
-			printf("%s: failed to %s%s: %s\n", n->id, n->stage ? n->stage : "?",
-			       n->counted ? "" : " (before the rollout)",
+			printf("%s: cannot %s: %s\n", n->id, n->stage ? n->stage : "?",
 			       rpc_safe(&s, n->reason ? n->reason : "?"));
 	}
 	buf_free(&s);
@@ -212,8 +211,10 @@ static void up_analyzed(void *arg, const struct up_rollout *r)
 		print_failed(r);
 		print_state(r, UP_MISSING, "expected, did not answer", true);
 	}
-	printf("%zu %s to change\n", up_count(r, UP_PENDING),
-	       up_count(r, UP_PENDING) == 1 ? "node has something" : "nodes have something");
+	if (r->pass == 1 || up_count(r, UP_PENDING))
+		printf("%zu %s to change\n", up_count(r, UP_PENDING),
+		       up_count(r, UP_PENDING) == 1 ? "node has something" :
+						      "nodes have something");
 }
 
 static bool up_confirm(void *arg, const struct up_rollout *r)
@@ -303,9 +304,14 @@ static void node_what(struct buf *b, const struct up_rollout *r, const struct up
 		buf_puts(b, "applied (not analysed again: the rollout stopped)");
 		break;
 	case UP_FAILED:
-		buf_printf(b, "failed to %s (pass %d)%s: %s", u->stage ? u->stage : "?", u->pass,
-			   u->counted ? ", left out of the rest" : "",
-			   rpc_safe(&s, u->reason ? u->reason : "?"));
+		if (u->counted)
+			buf_printf(b, "failed to %s (pass %d), left out of the rest: %s",
+				   u->stage ? u->stage : "?", u->pass,
+				   rpc_safe(&s, u->reason ? u->reason : "?"));
+		else
+			buf_printf(b, "could not %s, left out of the rollout: %s",
+				   u->stage ? u->stage : "?",
+				   rpc_safe(&s, u->reason ? u->reason : "?"));
 		break;
 	case UP_UNCONVERGED:
 		buf_printf(b, "still has changes after %d passes", r->lim.max_passes);
@@ -324,9 +330,11 @@ static void print_end(const struct up_ctx *x, const struct up_rollout *r)
 
 	if (r->declined)
 		printf("nothing applied\n");
+	if (r->aborted)
+		printf("rollout aborted: a request could not be sent (see above)\n");
 	if (r->stopped)
-		printf("rollout stopped: %zu failures, more than the %zu tolerated (--max-failures)\n",
-		       r->failures, r->budget);
+		printf("rollout stopped: %zu %s, more than the %zu tolerated (--max-failures)\n",
+		       r->failures, r->failures == 1 ? "failure" : "failures", r->budget);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct up_node *u = &r->nodes[i];
 
@@ -339,8 +347,9 @@ static void print_end(const struct up_ctx *x, const struct up_rollout *r)
 		applied += r->nodes[i].napplied > 0;
 	printf("%zu of %zu nodes converged (%zu applied to), %zu failed, %zu not started, "
 	       "%zu not converged, %zu missing, in %.2f s\n",
-	       up_count(r, UP_CONVERGED), r->n, applied, up_count(r, UP_FAILED), up_count(r, UP_NOT_STARTED), up_count(r, UP_UNCONVERGED),
-	       up_count(r, UP_MISSING), (mono_ms() - x->t0) / 1000);
+	       up_count(r, UP_CONVERGED), r->n, applied, up_count(r, UP_FAILED),
+	       up_count(r, UP_NOT_STARTED), up_count(r, UP_UNCONVERGED), up_count(r, UP_MISSING),
+	       (mono_ms() - x->t0) / 1000);
 	buf_free(&b);
 }
 
@@ -353,12 +362,11 @@ static json_t *record_json(const struct up_ctx *x, const struct up_rollout *r, i
 		const struct up_node *u = &r->nodes[i];
 
 		node_what(&b, r, u);
-		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:i, s:b, s:s}",
-						       "node", u->id, "state",
-						       up_state_name(u->state), "stage", u->stage,
-						       "reason", u->reason, "pass", u->pass,
-						       "applied", u->napplied, "counted", u->counted,
-						       "what", buf_str(&b)));
+		json_array_append_new(
+			nodes, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:i, s:b, s:s}", "node",
+					 u->id, "state", up_state_name(u->state), "stage", u->stage,
+					 "reason", u->reason, "pass", u->pass, "applied",
+					 u->napplied, "counted", u->counted, "what", buf_str(&b)));
 	}
 	buf_free(&b);
 	return json_pack("{s:b, s:b, s:b, s:b, s:i, s:I, s:I, s:I, s:I, s:o, s:O?, s:O, s:O, s:f}",
@@ -367,7 +375,7 @@ static json_t *record_json(const struct up_ctx *x, const struct up_rollout *r, i
 			 (json_int_t)r->to_change, "batch_size", (json_int_t)r->batch_size,
 			 "budget", (json_int_t)r->budget, "failures", (json_int_t)r->failures,
 			 "nodes", nodes, "changes", x->changes, "batches", x->batches, "rejected",
-			 x->rejected, "elapsed_ms", mono_ms() - x->t0);
+			 x->rejected, "elapsed_ms", rpc_round_ms(mono_ms() - x->t0));
 }
 
 /*
@@ -386,28 +394,31 @@ static int take_opt(struct up_ctx *x, int c, const char *arg, struct tend_err *e
 		return 1;
 	case OPT_BATCH:
 		if (rpc_amount_parse(arg, false, &x->lim.batch) < 0)
-			return err_set(err, -EINVAL, "--batch: '%s' is not N or P%% (1 to 100)", arg);
+			return err_set(err, -EINVAL, "--batch: '%s' is not N or P%% (1 to 100)",
+				       arg);
 		return 1;
 	case OPT_MAX_FAILURES:
 		if (rpc_amount_parse(arg, true, &x->lim.max_failures) < 0)
-			return err_set(err, -EINVAL, "--max-failures: '%s' is not N or P%% (0 to 100)",
-				       arg);
+			return err_set(err, -EINVAL,
+				       "--max-failures: '%s' is not N or P%% (0 to 100)", arg);
 		return 1;
 	case OPT_CANARY:
 		if (rpc_amount_parse(arg, true, &a) < 0 || a.pct)
-			return err_set(err, -EINVAL, "--canary: '%s' is not a number of nodes", arg);
+			return err_set(err, -EINVAL, "--canary: '%s' is not a number of nodes",
+				       arg);
 		x->lim.canary = a.n;
 		return 1;
 	case OPT_MAX_PASSES:
 		if (rpc_amount_parse(arg, false, &a) < 0 || a.pct || a.n > 100)
-			return err_set(err, -EINVAL, "--max-passes: '%s' is not a number (1 to 100)",
-				       arg);
+			return err_set(err, -EINVAL,
+				       "--max-passes: '%s' is not a number (1 to 100)", arg);
 		x->lim.max_passes = (int)a.n;
 		return 1;
 	case OPT_APPLY_TIMEOUT:
 		if (str_to_duration(arg, &d) < 0 || d <= 0 || d > 86400)
 			return err_set(err, -EINVAL,
-				       "--apply-timeout: '%s' is not a duration (e.g. 600, 10m)", arg);
+				       "--apply-timeout: '%s' is not a duration (e.g. 600, 10m)",
+				       arg);
 		x->apply_timeout = d;
 		return 1;
 	default:
@@ -481,7 +492,7 @@ int rpc_cmd_up(int argc, char **argv)
 
 		api_print_json(rec);
 		json_decref(rec);
-	} else if (!r.aborted) {
+	} else {
 		print_end(&x, &r);
 	}
 	ret = ret == 0 && json_array_size(x.rejected) == 0 ? RPC_EXIT_OK : RPC_EXIT_FAIL;

@@ -5,12 +5,14 @@
  * the nodes it is for ("web01, web02 (2 nodes): file:/etc/motd:
  * content" and its diff below, once).
  *
- * A plan or apply answer's data is the engine's report (report_json):
- * {"summary": {"changed", "unknown", "failed", "not_converged", ...},
- *  "resources": [{"id", "status", "changes": [{"what", "from", "to",
- *  "diff"}], "message"}]}.  In a plan, a resource to change has status
- * "change", one whose outcome cannot be predicted "unknown" (both count
- * as something to change).
+ * A plan or apply answer's data is what the agent makes of its run's
+ * report (tendd's actions.c): {"status": "converged" | "drifted" |
+ * "changed" | "failed", "summary": {"changed", "unknown", "failed",
+ * "not_converged", ...}, "changes": [{"resource": "file:/etc/motd",
+ * "status", "changes": [{"what", "from", "to", "diff"}], "message"}]},
+ * the resources that are not ok.  In a plan, a resource to change has
+ * status "change", one whose outcome cannot be predicted "unknown" (both
+ * count as something to change).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +34,16 @@ static void first_failed(struct buf *b, const json_t *data)
 	size_t i;
 	json_t *r;
 
-	json_array_foreach(json_object_get(data, "resources"), i, r) {
+	json_array_foreach(json_object_get(data, "changes"), i, r) {
 		const char *st = json_string_value(json_object_get(r, "status"));
 
 		if (st && !strcmp(st, "failed")) {
-			buf_printf(b, " (first: %s", rpc_safe(&s, json_string_value(json_object_get(r, "id"))));
+			buf_printf(b, " (first: %s",
+				   rpc_safe(&s, json_string_value(json_object_get(r, "resource"))));
 			if (json_is_string(json_object_get(r, "message")))
-				buf_printf(b, ": %s", rpc_safe(&s, json_string_value(json_object_get(r, "message"))));
+				buf_printf(b, ": %s",
+					   rpc_safe(&s, json_string_value(
+								json_object_get(r, "message"))));
 			buf_puts(b, ")");
 			break;
 		}
@@ -48,17 +53,19 @@ static void first_failed(struct buf *b, const json_t *data)
 
 enum up_verdict rpc_up_verdict(enum up_phase phase, const struct rpc_answer *a, struct buf *why)
 {
+	struct buf s = BUF_INIT;
 	long long failed, nc;
 
 	buf_reset(why);
 	if (strcmp(a->status, "ok")) {
-		struct buf s = BUF_INIT;
-
-		buf_printf(why, "%s: %s", a->status,
-			   rpc_safe(&s, a->reason ? a->reason : "no reason given"));
+		if (!strcmp(a->status, "refused") || !a->reason)
+			buf_printf(why, "%s%s", a->status, a->reason ? ": " : "");
+		buf_puts(why, rpc_safe(&s, a->reason ? a->reason : ""));
+		first_failed(why, a->data);
 		buf_free(&s);
 		return UP_V_FAILED;
 	}
+	buf_free(&s);
 	if (!json_is_object(json_object_get(a->data, "summary"))) {
 		buf_puts(why, "the answer holds no report");
 		return UP_V_FAILED;
@@ -89,11 +96,10 @@ struct change {
 static char *change_key(const struct change *c)
 {
 	const json_t *r = c->res, *g = c->chg;
-	json_t *k = json_pack("[O?, O?, O?, O?, O?, O?, O?]", json_object_get(r, "id"),
+	json_t *k = json_pack("[O?, O?, O?, O?, O?, O?, O?]", json_object_get(r, "resource"),
 			      json_object_get(r, "status"), json_object_get(g, "what"),
 			      json_object_get(g, "from"), json_object_get(g, "to"),
-			      json_object_get(g, "diff"),
-			      g ? NULL : json_object_get(r, "message"));
+			      json_object_get(g, "diff"), g ? NULL : json_object_get(r, "message"));
 	char *s = k ? json_dumps(k, JSON_COMPACT) : NULL;
 
 	json_decref(k);
@@ -110,7 +116,7 @@ static size_t collect_changes(const json_t *plans, struct change **ret, const ch
 	json_t *data, *r, *g;
 
 	json_object_foreach((json_t *)plans, node, data) {
-		json_array_foreach(json_object_get(data, "resources"), i, r) {
+		json_array_foreach(json_object_get(data, "changes"), i, r) {
 			const char *st = json_string_value(json_object_get(r, "status"));
 			json_t *chs = json_object_get(r, "changes");
 
@@ -136,7 +142,7 @@ static size_t collect_changes(const json_t *plans, struct change **ret, const ch
 static void headline(struct buf *b, const struct change *c)
 {
 	const json_t *g = c->chg;
-	const char *id = json_string_value(json_object_get(c->res, "id"));
+	const char *id = json_string_value(json_object_get(c->res, "resource"));
 	const char *from = json_string_value(json_object_get(g, "from"));
 	const char *to = json_string_value(json_object_get(g, "to"));
 	struct buf s = BUF_INIT;
@@ -225,7 +231,7 @@ json_t *rpc_up_plan_json(const json_t *plans)
 
 		for (size_t j = 0; j < g->n; j++)
 			json_array_append_new(nodes, json_string(gr.items[g->first + j].node));
-		o = json_pack("{s:O?, s:O?, s:o}", "resource", json_object_get(c->res, "id"),
+		o = json_pack("{s:O?, s:O?, s:o}", "resource", json_object_get(c->res, "resource"),
 			      "status", json_object_get(c->res, "status"), "nodes", nodes);
 		if (c->chg)
 			json_object_set(o, "change", (json_t *)c->chg);

@@ -95,16 +95,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 
 json_t *action_text(const char *s, size_t n)
 {
-	json_t *j = json_stringn(s ? s : "", s ? n : 0);
+	json_t *j = NULL;
 	struct buf b;
 	size_t i = 0;
 
+	/* jansson takes NUL bytes, but a reader without JSON_ALLOW_NUL refuses "\u0000" */
+	if (!s || !memchr(s, '\0', n))
+		j = json_stringn(s ? s : "", s ? n : 0);
 	if (j)
 		return j;
-	/* not UTF-8 (a binary, another charset): each bad byte becomes U+FFFD */
+	/* not UTF-8 (a binary, another charset): each bad byte (and NUL) becomes U+FFFD */
 	buf_init(&b, n * 3 + 1);
 	while (i < n) {
-		size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+		size_t l = s[i] ? utf8_seq((const unsigned char *)s + i, n - i) : 0;
 
 		if (l) {
 			buf_add(&b, s + i, l);
@@ -127,8 +130,9 @@ static void act_ping(const json_t *args, const struct action_ctx *c, struct acti
 
 	if (action_args_only(args, allowed, res) < 0)
 		return;
-	res->data = json_pack("{s:s, s:f, s:o}", "version", TEND_VERSION, "uptime_s", c->uptime_s,
-			      "catalog", c->hash && *c->hash ? json_string(c->hash) : json_null());
+	res->data = json_pack("{s:s, s:I, s:o}", "version", TEND_VERSION, "uptime_s",
+			      (json_int_t)c->uptime_s, "catalog",
+			      c->hash && *c->hash ? json_string(c->hash) : json_null());
 	res->ok = true;
 }
 
@@ -265,7 +269,10 @@ void action_report_data(const json_t *report, bool plan, struct action_result *r
 			json_array_append_new(changes, resource_changes(r));
 	}
 	failed = error || count(sum, "failed") || count(sum, "not_converged");
-	status = failed ? "failed" : !count(sum, "changed") ? "converged" : plan ? "drifted" : "changed";
+	status = failed			? "failed" :
+		 !count(sum, "changed") ? "converged" :
+		 plan			? "drifted" :
+					  "changed";
 	res->data = json_pack("{s:s, s:O, s:o}", "status", status, "summary",
 			      sum ? (json_t *)sum : json_null(), "changes", changes);
 	if (json_array_size(json_object_get(report, "resources")) > CHANGES_MAX)
@@ -277,7 +284,8 @@ void action_report_data(const json_t *report, bool plan, struct action_result *r
 		action_fail(res, "%s", error);
 	else if (failed)
 		action_fail(res, "%lld resources failed, %lld did not converge",
-			    (long long)count(sum, "failed"), (long long)count(sum, "not_converged"));
+			    (long long)count(sum, "failed"),
+			    (long long)count(sum, "not_converged"));
 }
 
 static void act_converge(const json_t *args, const struct action_ctx *c, bool plan,
@@ -313,8 +321,8 @@ static const struct {
 	const char *name;
 	void (*fn)(const json_t *args, const struct action_ctx *c, struct action_result *res);
 } actions[] = {
-	{ "ping", act_ping },	    { "facts", act_facts }, { "plan", act_plan },
-	{ "apply", act_apply },	    { "run", action_run_cmd }, { "check", action_check },
+	{ "ping", act_ping },	       { "facts", act_facts },	  { "plan", act_plan },
+	{ "apply", act_apply },	       { "run", action_run_cmd }, { "check", action_check },
 	{ "service", action_service },
 };
 

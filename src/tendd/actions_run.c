@@ -47,7 +47,9 @@ static int get_argv(const json_t *args, bool shell, const char ***ret, struct ac
 		return -EINVAL;
 	}
 	if (shell && n != 1) {
-		action_fail(res, "with shell, argv must be one string (the command line for /bin/sh -c)");
+		action_fail(
+			res,
+			"with shell, argv must be one string (the command line for /bin/sh -c)");
 		return -EINVAL;
 	}
 	argv = calloc(n + 3, sizeof(*argv));
@@ -164,11 +166,11 @@ void action_run_cmd(const json_t *args, const struct action_ctx *c, struct actio
 	if (action_exec(c, argv, timeout, &p, res) == 0) {
 		res->data = json_pack("{s:o, s:o, s:o, s:b, s:b}", "exit",
 				      p.term_signal || p.timed_out ? json_null() :
-								      json_integer(p.exit_code),
+								     json_integer(p.exit_code),
 				      "stdout", action_text(p.output.data, p.output.len), "stderr",
 				      action_text(p.errout.data, p.errout.len), "truncated",
 				      p.truncated, "timed_out", p.timed_out);
-		if (p.term_signal)
+		if (p.term_signal && !p.timed_out)
 			json_object_set_new(res->data, "signal", json_integer(p.term_signal));
 		ended(&p, timeout, res);
 		proc_result_free(&p);
@@ -219,7 +221,8 @@ void action_check_parse(const char *out, size_t len, json_t *data)
 	if (bar)
 		perf_add(&perf, bar + 1, (size_t)(line_end - bar - 1));
 	rbar = memchr(rest, '|', (size_t)(end - rest));
-	json_object_set_new(data, "long_output", trimmed(rest, (size_t)((rbar ? rbar : end) - rest)));
+	json_object_set_new(data, "long_output",
+			    trimmed(rest, (size_t)((rbar ? rbar : end) - rest)));
 	for (const char *q = rbar ? rbar + 1 : end; q < end;) {
 		const char *e = memchr(q, '\n', (size_t)(end - q));
 
@@ -249,16 +252,18 @@ void action_check(const json_t *args, const struct action_ctx *c, struct action_
 			     3;
 		res->data = json_pack("{s:s, s:o, s:b, s:b}", "state", states[st], "exit",
 				      p.term_signal || p.timed_out ? json_null() :
-								      json_integer(p.exit_code),
+								     json_integer(p.exit_code),
 				      "truncated", p.truncated, "timed_out", p.timed_out);
 		action_check_parse(buf_str(&p.output), p.output.len, res->data);
 		if (p.timed_out || p.term_signal)
 			ended(&p, timeout, res);
 		else if (p.exit_code > 3)
 			action_fail(res, "UNKNOWN: the plugin exited %d", p.exit_code);
-		else if (st != 0)
+		else if (st != 0 && *json_string_value(json_object_get(res->data, "output")))
 			action_fail(res, "%s: %.200s", states[st],
 				    json_string_value(json_object_get(res->data, "output")));
+		else if (st != 0)
+			action_fail(res, "%s", states[st]);
 		else
 			res->ok = true;
 		proc_result_free(&p);
@@ -355,9 +360,8 @@ static int svc_op(struct svc_call *s, struct action_result *res)
 
 	if (svc_cmd(s, s->op, false, &p, res) < 0)
 		return -EIO;
-	json_object_set_new(res->data, "exit", p.term_signal || p.timed_out ?
-						       json_null() :
-						       json_integer(p.exit_code));
+	json_object_set_new(res->data, "exit",
+			    p.term_signal || p.timed_out ? json_null() : json_integer(p.exit_code));
 	json_object_set_new(res->data, "output", action_text(p.output.data, p.output.len));
 	json_object_set_new(res->data, "errors", action_text(p.errout.data, p.errout.len));
 	ended(&p, s->timeout, res);

@@ -36,7 +36,7 @@
 
 /* the longest line forwarded (a request is at most 256 KiB; its record is smaller) */
 #define AUDIT_LINE_MAX ((size_t)1 << 20)
-#define AUDIT_CHUNK ((size_t)64 << 10)  /* read at once when forwarding */
+#define AUDIT_CHUNK ((size_t)64 << 10) /* read at once when forwarding */
 
 struct audit {
 	pthread_mutex_t mu;
@@ -205,7 +205,8 @@ static int forward_locked(struct audit *au, struct bus *b, const char *subject)
 	buf_init(&c, AUDIT_LINE_MAX + AUDIT_CHUNK);
 	while (au->sent + (off_t)c.len < au->size) {
 		off_t at = au->sent + (off_t)c.len;
-		size_t want = au->size - at < (off_t)AUDIT_CHUNK ? (size_t)(au->size - at) : AUDIT_CHUNK;
+		size_t want =
+			au->size - at < (off_t)AUDIT_CHUNK ? (size_t)(au->size - at) : AUDIT_CHUNK;
 		char *chunk = xcalloc(1, want);
 		ssize_t n = pread(rfd, chunk, want, at);
 		const char *nl;

@@ -262,9 +262,9 @@ static json_t *engine(struct agent *a, const json_t *cj, json_t *facts, bool pla
 input_err:
 	log_warnx("%s", err.msg);
 	rep = json_pack("{s:i, s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:[]}",
-			"version", 1, "command", plan ? "plan" : "apply", "root", a->root, "error", err.msg,
-			"summary", "total", 0, "ok", 0, "changed", 0, "failed", 0, "skipped", 0,
-			"unknown", 0, "not_converged", 0, "resources");
+			"version", 1, "command", plan ? "plan" : "apply", "root", a->root, "error",
+			err.msg, "summary", "total", 0, "ok", 0, "changed", 0, "failed", 0,
+			"skipped", 0, "unknown", 0, "not_converged", 0, "resources");
 out:
 	run_free(&run);
 	catalog_free(&cat);
@@ -449,8 +449,10 @@ int agent_converge_report(struct agent *a, json_t **ret_report)
 	rep = engine(a, cj, facts, false, &ex);
 	json_decref(cj);
 	if (a->rpc && rep) {
+		const json_t *sum_run = json_object_get(rep, "summary");
+
 		/* what RPC filters see: the facts as this run left them */
-		if (json_integer_value(json_object_get(json_object_get(rep, "summary"), "changed"))) {
+		if (json_integer_value(json_object_get(sum_run, "changed"))) {
 			json_decref(facts);
 			facts = agent_facts(a);
 		}

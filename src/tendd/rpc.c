@@ -16,13 +16,20 @@
  * eventfd) while the request's thread waits, so the engine never runs
  * twice at once and the agent's state (struct agent) stays the loop's.
  *
+ * When the agent stops, the commands requests are running are killed
+ * (their process groups), so those requests end audited and answered
+ * before the connection closes.
+ *
  * Replies carry at most RPC_ENVELOPE_MAX bytes: data that would not fit
  * is cut (long strings, then long lists) and says "truncated": true.  An
  * action that failed says why in data "error", which lib/rpc makes the
  * reply's "reason".
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +45,9 @@
 #include "tendd.h"
 #include "util/log.h"
 #include "util/strutil.h"
+
+/* how long stopping waits for the requests whose commands it killed */
+#define STOP_WAIT_S 3
 
 /* A plan or apply a request waits for; lives on the waiting thread's stack. */
 struct job {
@@ -62,13 +72,13 @@ struct rpc_node {
 
 	pthread_mutex_t mu; /* guards what follows, and every call on ra */
 	pthread_cond_t cond;
-	json_t *tags;       /* the catalog's, an array */
-	json_t *facts;      /* NULL until collected */
-	char hash[81];      /* of the catalog whose policy is in use */
+	json_t *tags;			 /* the catalog's, an array */
+	json_t *facts;			 /* NULL until collected */
+	char hash[81];			 /* of the catalog whose policy is in use */
 	char policy_error[TEND_ERR_MAX]; /* the last one logged */
 	struct job *jobs, **jobs_tail;
 	bool stopping;
-	int busy;           /* requests being handled */
+	int busy; /* requests being handled */
 };
 
 static long long wall_ms(void)
@@ -231,7 +241,8 @@ static bool shrink(json_t *j, size_t str_max, size_t arr_max)
 		}
 		json_array_foreach(j, i, v) {
 			if (json_is_string(v) && json_string_length(v) > str_max) {
-				json_array_set_new(j, i, json_string("(cut: too long for the reply)"));
+				json_array_set_new(j, i,
+						   json_string("(cut: too long for the reply)"));
 				cut = true;
 			} else {
 				cut |= shrink(v, str_max, arr_max);
@@ -280,8 +291,9 @@ static int reply_text(struct rpc_node *n, const struct rpc_call *call, const cha
 /* act - run the allowed call's action into res. */
 static void act(struct rpc_node *n, const struct rpc_call *call, struct action_result *res)
 {
-	struct action_ctx c = { .node = n->a->conf.node, .root = n->a->root, .converge = converge,
-				.arg = n };
+	struct action_ctx c = {
+		.node = n->a->conf.node, .root = n->a->root, .converge = converge, .arg = n
+	};
 	char hash[81];
 
 	pthread_mutex_lock(&n->mu);
@@ -474,8 +486,48 @@ void rpc_node_connected(struct rpc_node *n)
 			 sent == 1 ? "" : "s");
 }
 
+/*
+ * kill_commands - SIGKILL the process groups of this process's children
+ * that lead their own (the commands util/proc.c runs for actions): their
+ * requests then end at once, audited and answered.
+ */
+static void kill_commands(void)
+{
+	DIR *d = opendir("/proc");
+	pid_t me = getpid();
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		char path[64], st[512], *p;
+		long pid, ppid, pgrp;
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		len = fd >= 0 ? read(fd, st, sizeof(st) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (len <= 0)
+			continue;
+		st[len] = '\0';
+		/* "PID (COMM) STATE PPID PGRP ...": COMM may hold anything, so from the last ')' */
+		p = strrchr(st, ')');
+		pid = strtol(e->d_name, NULL, 10);
+		if (p && sscanf(p + 1, " %*c %ld %ld", &ppid, &pgrp) == 2 && ppid == me &&
+		    pgrp == pid)
+			kill(-(pid_t)pid, SIGKILL);
+	}
+	if (d)
+		closedir(d);
+}
+
 void rpc_node_stop(struct rpc_node *n)
 {
+	struct timespec until;
+
 	if (!n)
 		return;
 	pthread_mutex_lock(&n->mu);
@@ -487,6 +539,20 @@ void rpc_node_stop(struct rpc_node *n)
 	n->jobs = NULL;
 	n->jobs_tail = &n->jobs;
 	pthread_cond_broadcast(&n->cond);
+	if (n->busy) {
+		int busy = n->busy;
+
+		/* commands still running for requests: end them, and let their
+		 * requests be audited and answered while the bus is still there */
+		pthread_mutex_unlock(&n->mu);
+		log_info("rpc: stopping the commands of %d request%s", busy, busy == 1 ? "" : "s");
+		kill_commands();
+		pthread_mutex_lock(&n->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STOP_WAIT_S;
+		while (n->busy && pthread_cond_timedwait(&n->cond, &n->mu, &until) != ETIMEDOUT)
+			;
+	}
 	pthread_mutex_unlock(&n->mu);
 }
 

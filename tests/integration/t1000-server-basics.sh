@@ -85,7 +85,7 @@ assert d["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 ' openapi.json
 check "it is the document in docs/" cmp -s openapi.json "$TOP/docs/openapi.json"
 routes openapi.json >routes.txt
-check "it has the 26 routes" test "$(wc -l <routes.txt)" = 26
+check "it has the 27 routes" test "$(wc -l <routes.txt)" = 27
 
 step "every route: no token is 401 (public routes answer), a wrong method 405"
 while read -r method path public; do

@@ -73,7 +73,7 @@ static void conf_gives_each_node_only_its_subjects(void **state)
 	assert_non_null(strstr(t, "user: \"CN=web01\""));
 	assert_non_null(strstr(t,
 			       "publish: { allow: [\"tend.catalog.web01\", \"tend.report.web01\","
-			       " \"tend.facts.web01\", \"tend.event.web01.*\"] }"));
+			       " \"tend.facts.web01\", \"tend.event.web01.*\", \"tend.audit.web01\"] }"));
 	assert_non_null(strstr(t, "subscribe: { allow: [\"_INBOX.web01.>\", \"tend.rpc.web01\","
 				  " \"tend.rpc.all\"] }"));
 	/* a dotted name: its inbox is one token, its events one token deeper */
@@ -83,6 +83,35 @@ static void conf_gives_each_node_only_its_subjects(void **state)
 	assert_null(strstr(t, "tend.event.web01.>"));
 	assert_null(strstr(t, "_INBOX.>"));
 	free(t);
+}
+
+static void conf_lets_administrators_send_requests_only(void **state)
+{
+	struct broker_conf c = conf;
+	struct tend_err err = { "" };
+	struct buf b = BUF_INIT;
+	json_t *nodes = json_pack("[s]", "alice");
+	json_t *admins = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "alice", "role",
+				   "ops", "name", "x\\\" }", "role", "ops", "name", "bob", "role",
+				   "a b");
+	char *t, *a;
+
+	c.admins = admins;
+	assert_int_equal(broker_conf_text(&c, nodes, &b, &err), 0);
+	t = buf_steal(&b);
+	/* the administrator is its certificate's whole subject, not a node's */
+	a = strstr(t, "user: \"CN=alice,OU=ops,O=tend-admin\"");
+	assert_non_null(a);
+	assert_non_null(strstr(a, "publish: { allow: [\"tend.rpc.>\"] }"));
+	/* its inbox is "@alice", which node "alice" can never subscribe to */
+	assert_non_null(strstr(a, "subscribe: { allow: [\"_INBOX.@alice.>\"] }"));
+	assert_non_null(strstr(t, "\"_INBOX.alice.>\""));
+	/* names that cannot be written are left out */
+	assert_null(strstr(t, "CN=x"));
+	assert_null(strstr(t, "CN=bob"));
+	free(t);
+	json_decref(nodes);
+	json_decref(admins);
 }
 
 static void conf_leaves_out_what_is_not_a_node_name(void **state)
@@ -438,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(conf_requires_verified_client_certificates),
 		cmocka_unit_test(conf_gives_each_node_only_its_subjects),
+		cmocka_unit_test(conf_lets_administrators_send_requests_only),
 		cmocka_unit_test(conf_leaves_out_what_is_not_a_node_name),
 		cmocka_unit_test(conf_refuses_bad_listen_and_paths),
 		cmocka_unit_test(client_urls),

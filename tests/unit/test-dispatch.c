@@ -49,7 +49,7 @@ static void every_route_declares_permission_and_handler(void **state)
 		if (strcmp(r->method, "GET"))
 			assert_int_equal(r->perm, API_PERM_WRITE);
 	}
-	assert_int_equal(n, 26); /* configuration, events, enrollment */
+	assert_int_equal(n, 27); /* configuration, events, enrollment, requests' audit */
 }
 
 static void table_without_permission_is_refused(void **state)

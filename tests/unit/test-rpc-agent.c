@@ -16,6 +16,7 @@
 #include <fcntl.h>
 
 #include "rpc/rpc.h"
+#include "rpc/rpc_int.h"
 #include "test-rpc-fixture.h"
 
 static const char policy_yaml[] = "rules:\n"
@@ -152,8 +153,9 @@ static void request_check_reply_and_reply_open_round_trip(void **state)
 	assert_string_equal(c.action, "ping");
 	assert_true(json_is_object(c.args));
 	assert_true(c.received_ms > 0);
-	assert_int_equal(rpc_agent_reply(a, &c, "ok", json_pack("{s:b}", "pong", 1), 2, &reply,
-					 &len, &err), 0);
+	assert_int_equal(
+		rpc_agent_reply(a, &c, "ok", json_pack("{s:b}", "pong", 1), 2, &reply, &len, &err),
+		0);
 	assert_int_equal(strlen(reply), len);
 	if (rpc_reply_open(rfx->ca_pem, NULL, reply, len, id, &body, &err) < 0)
 		fail_msg("rpc_reply_open: %s", err.msg);
@@ -168,7 +170,8 @@ static void request_check_reply_and_reply_open_round_trip(void **state)
 	json_decref(body);
 	body = NULL;
 	assert_int_equal(rpc_reply_open(rfx->ca_pem, NULL, reply, len,
-					"00000000000000000000000000000000", &body, &err), -EBADMSG);
+					"00000000000000000000000000000000", &body, &err),
+			 -EBADMSG);
 	rpc_call_clear(&c);
 	free(reply);
 	free(text);
@@ -254,7 +257,8 @@ static void expired_request_is_refused(void **state)
 {
 	struct rpc_agent *a = agent(NULL);
 	long long t = now_ms();
-	char id[RPC_ID_HEX + 1], *text = request(&rfx->alice, "ping", NULL, NULL, t - 2000, 1000, id);
+	char id[RPC_ID_HEX + 1],
+		*text = request(&rfx->alice, "ping", NULL, NULL, t - 2000, 1000, id);
 	char *fresh = request(&rfx->alice, "ping", NULL, NULL, t - 2000, 1000, id);
 
 	refused(a, text, t, "the request expired 1000 ms ago");
@@ -290,7 +294,8 @@ static void ttl_out_of_range_is_refused(void **state)
 	for (size_t i = 0; i < sizeof(ttls) / sizeof(ttls[0]); i++) {
 		snprintf(body, sizeof(body),
 			 "{\"id\":\"%032zx\",\"caller\":\"alice\",\"action\":\"ping\","
-			 "\"created\":%lld,\"ttl\":%lld}", i, now_ms(), ttls[i]);
+			 "\"created\":%lld,\"ttl\":%lld}",
+			 i, now_ms(), ttls[i]);
 		text = craft(body, rfx->alice.pem, rfx->alice.key);
 		refused(a, text, 0, "the request's ttl");
 		free(text);
@@ -326,11 +331,11 @@ static void replayed_request_is_refused_also_after_a_restart(void **state)
 static char *slurp(const char *path)
 {
 	FILE *fp = fopen(path, "r");
-	char *s = calloc(1, 1 << 16);
+	char *s = calloc(1, 1 << 18);
 	size_t n;
 
 	assert_non_null(fp);
-	n = fread(s, 1, (1 << 16) - 1, fp);
+	n = fread(s, 1, (1 << 18) - 1, fp);
 	s[n] = '\0';
 	fclose(fp);
 	return s;
@@ -377,14 +382,87 @@ static void nonce_file_drops_expired_and_malformed_lines_on_restart(void **state
 	free(text);
 }
 
+static void id_of(unsigned i, char out[RPC_ID_HEX + 1])
+{
+	snprintf(out, RPC_ID_HEX + 1, "%08x%024x", i * 2654435761u, i);
+}
+
+static void nonce_store_holds_100k_ids_and_drops_expired_ones(void **state)
+{
+	struct rpc_nonce *n = NULL;
+	char id[RPC_ID_HEX + 1];
+	const unsigned count = 100000;
+
+	assert_int_equal(rpc_nonce_open(NULL, 1000, &n, NULL), 0);
+	for (unsigned i = 0; i < count; i++) {
+		id_of(i, id);
+		assert_int_equal(rpc_nonce_add(n, id, 2000 + i, 1000, NULL), 0);
+	}
+	assert_int_equal(rpc_nonce_count(n), count);
+	for (unsigned i = 0; i < count; i += 997) {
+		id_of(i, id);
+		assert_int_equal(rpc_nonce_add(n, id, 9999999, 1000, NULL), -EEXIST);
+	}
+	/* later, every one of them has expired: new ids push the old ones out */
+	for (unsigned i = count; i < count + 2 * count; i++) {
+		id_of(i, id);
+		assert_int_equal(rpc_nonce_add(n, id, 10000000, 200000, NULL), 0);
+	}
+	assert_true(rpc_nonce_count(n) < 2 * count + 2 * count / 2);
+	assert_true(rpc_nonce_count(n) >= 2 * count);
+	rpc_nonce_free(n);
+}
+
+static void nonce_file_is_compacted_when_most_of_it_expired(void **state)
+{
+	struct rpc_nonce *n = NULL;
+	char id[RPC_ID_HEX + 1], *content;
+	struct tend_err err = { "" };
+	size_t lines;
+
+	if (rpc_nonce_open(nonce_path, 1000, &n, &err) < 0)
+		fail_msg("%s", err.msg);
+	for (unsigned i = 0; i < 3000; i++) {
+		id_of(i, id);
+		assert_int_equal(rpc_nonce_add(n, id, 5000, 1000, &err), 0);
+	}
+	content = slurp(nonce_path);
+	assert_int_equal(count_lines(content), 3000);
+	free(content);
+	/* all 3000 expired: as new ids come, the file is rewritten with the live ones only */
+	for (unsigned i = 5000; i < 5100; i++) {
+		id_of(i, id);
+		assert_int_equal(rpc_nonce_add(n, id, 90000, 6000, &err), 0);
+	}
+	content = slurp(nonce_path);
+	lines = count_lines(content);
+	assert_int_equal(lines, 100);
+	assert_non_null(strstr(content, id));
+	id_of(0, id);
+	assert_null(strstr(content, id));
+	free(content);
+	/* and appends go on in the new file, which a restart reads */
+	id_of(6000, id);
+	assert_int_equal(rpc_nonce_add(n, id, 90000, 6000, &err), 0);
+	rpc_nonce_free(n);
+	assert_int_equal(rpc_nonce_open(nonce_path, 6000, &n, &err), 0);
+	assert_int_equal(rpc_nonce_count(n), 101);
+	assert_int_equal(rpc_nonce_add(n, id, 90000, 6000, &err), -EEXIST);
+	id_of(5000, id);
+	assert_int_equal(rpc_nonce_add(n, id, 90000, 6000, &err), -EEXIST);
+	id_of(1, id);
+	assert_int_equal(rpc_nonce_add(n, id, 90000, 6000, &err), 0);
+	rpc_nonce_free(n);
+}
+
 static void request_not_for_this_node_is_ignored_before_any_check(void **state)
 {
 	struct rpc_agent *a = agent(nonce_path);
 	char id[RPC_ID_HEX + 1];
 	char *other_node = request(&rfx->alice, "ping", NULL, json_pack("{s:[s]}", "nodes", "db*"),
 				   0, 60000, id);
-	char *other_tag = request(&rfx->alice, "ping", NULL, json_pack("{s:[s]}", "tags", "db"),
-				  0, 60000, id);
+	char *other_tag = request(&rfx->alice, "ping", NULL, json_pack("{s:[s]}", "tags", "db"), 0,
+				  60000, id);
 	char *mine = request(&rfx->alice, "ping", NULL,
 			     json_pack("{s:[s], s:[s]}", "nodes", "web*", "facts", "os.id=debian"),
 			     0, 60000, id);
@@ -392,6 +470,7 @@ static void request_not_for_this_node_is_ignored_before_any_check(void **state)
 			       60000, id);
 	struct rpc_call c;
 	struct stat st;
+	char body[512], *bad;
 
 	assert_int_equal(stat(nonce_path, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -402,6 +481,14 @@ static void request_not_for_this_node_is_ignored_before_any_check(void **state)
 	/* not verified at all: a bad certificate is not even looked at */
 	assert_int_equal(rpc_agent_check(a, &self, forged, strlen(forged), 0, &c), 1);
 	rpc_call_clear(&c);
+	/* nor is a body that is wrong in another way */
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"x\",\"caller\":\"alice\",\"action\":\"ping\","
+		 "\"filter\":{\"nodes\":[\"db*\"]},\"created\":1,\"ttl\":1}");
+	bad = craft(body, rfx->alice.pem, NULL);
+	assert_int_equal(rpc_agent_check(a, &self, bad, strlen(bad), 0, &c), 1);
+	rpc_call_clear(&c);
+	free(bad);
 	/* nothing was recorded for the ignored ones */
 	assert_int_equal(stat(nonce_path, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -471,6 +558,36 @@ static void run_is_checked_against_the_commands_of_the_policy(void **state)
 	rpc_agent_free(a);
 }
 
+static void a_reason_cut_inside_a_character_is_still_text(void **state)
+{
+	struct rpc_agent *a = agent(NULL);
+	char id[RPC_ID_HEX + 1], arg[128], *text, *reply = NULL;
+	struct tend_err err = { "" };
+	struct rpc_call c;
+	size_t len = 0;
+	json_t *body = NULL, *rec;
+
+	/* "/bin/echo aaa...é": the reason quotes 120 bytes, the cut falls inside "é" */
+	memset(arg, 'a', 109);
+	memcpy(arg + 109, "\xc3\xa9", 3);
+	text = request(&rfx->alice, "run", json_pack("{s:[ss]}", "argv", "/bin/echo", arg), NULL, 0,
+		       60000, id);
+	check(a, text, 0, &c);
+	assert_false(c.allowed);
+	assert_says(c.reason, "no rule allows run of '/bin/echo aaa");
+	assert_int_equal(rpc_agent_reply(a, &c, "refused", NULL, 0, &reply, &len, &err), 0);
+	assert_int_equal(rpc_reply_open(rfx->ca_pem, NULL, reply, len, id, &body, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(body, "reason")), c.reason);
+	rec = rpc_audit_record("web01", &c, NULL, 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "reason")), c.reason);
+	json_decref(rec);
+	json_decref(body);
+	free(reply);
+	rpc_call_clear(&c);
+	free(text);
+	rpc_agent_free(a);
+}
+
 static void allowed_call_has_an_audit_record_with_its_status(void **state)
 {
 	struct rpc_agent *a = agent(NULL);
@@ -518,37 +635,83 @@ static void unreadable_requests_are_refused_with_the_reason(void **state)
 	assert_string_equal(c.id, "");
 	rpc_call_clear(&c);
 	/* members of the wrong type or size */
-	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":%s,"
-		 "\"created\":%lld,\"ttl\":60000}", "0123456789abcdef0123456789abcdef", "7",
-		 now_ms());
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":%s,"
+		 "\"created\":%lld,\"ttl\":60000}",
+		 "0123456789abcdef0123456789abcdef", "7", now_ms());
 	text = craft(body, rfx->alice.pem, rfx->alice.key);
 	refused(a, text, 0, "the action is not a name");
 	free(text);
-	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"%s\","
-		 "\"created\":%lld,\"ttl\":60000}", "0123456789abcdef0123456789abcdef",
-		 "a23456789012345678901234567890123", now_ms());
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"%s\","
+		 "\"created\":%lld,\"ttl\":60000}",
+		 "0123456789abcdef0123456789abcdef", "a23456789012345678901234567890123", now_ms());
 	text = craft(body, rfx->alice.pem, rfx->alice.key);
 	refused(a, text, 0, "the action is not a name");
 	free(text);
-	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"ping\","
-		 "\"created\":%lld,\"ttl\":60000}", "0123456789ABCDEF0123456789abcdef", now_ms());
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"ping\","
+		 "\"created\":%lld,\"ttl\":60000}",
+		 "0123456789ABCDEF0123456789abcdef", now_ms());
 	text = craft(body, rfx->alice.pem, rfx->alice.key);
 	refused(a, text, 0, "the request id is not 32 lowercase hex digits");
 	free(text);
-	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"ping\","
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"ping\","
 		 "\"args\":[1],\"created\":%lld,\"ttl\":60000}",
 		 "0123456789abcdef0123456789abcdef", now_ms());
 	text = craft(body, rfx->alice.pem, rfx->alice.key);
 	refused(a, text, 0, "args is not an object");
 	free(text);
-	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"ping\","
-		 "\"created\":\"%lld\",\"ttl\":60000}", "0123456789abcdef0123456789abcdef",
-		 now_ms());
+	snprintf(body, sizeof(body),
+		 "{\"id\":\"%s\",\"caller\":\"alice\",\"action\":\"ping\","
+		 "\"created\":\"%lld\",\"ttl\":60000}",
+		 "0123456789abcdef0123456789abcdef", now_ms());
 	text = craft(body, rfx->alice.pem, rfx->alice.key);
 	refused(a, text, 0, "created is not a time");
 	free(text);
 	free(big);
 	rpc_agent_free(a);
+}
+
+static void agents_may_share_one_certificate_cache(void **state)
+{
+	struct rpc_certcache *certs = rpc_certcache_new();
+	struct rpc_agent_cfg cfg1 = { "web01",	      rfx->ca_pem, rfx->web01.key,
+				      rfx->web01.pem, NULL,	   certs };
+	struct rpc_agent_cfg cfg2 = { "web02",	      rfx->ca_pem, rfx->web02.key,
+				      rfx->web02.pem, NULL,	   certs };
+	json_t *files = json_pack("{s:s}", "policy/ops.yaml", policy_yaml);
+	struct rpc_agent *a1 = NULL, *a2 = NULL;
+	struct rpc_policy *p = NULL;
+	char id[RPC_ID_HEX + 1];
+	char *text = request(&rfx->alice, "ping", NULL, NULL, 0, 60000, id);
+	char *forged = request(&rfx->forged, "ping", NULL, NULL, 0, 60000, id);
+	struct rpc_self self2 = { "web02", tags, facts };
+	struct rpc_call c;
+
+	assert_int_equal(rpc_agent_new(&cfg1, &a1, NULL), 0);
+	assert_int_equal(rpc_agent_new(&cfg2, &a2, NULL), 0);
+	assert_int_equal(rpc_policy_parse(files, &p, NULL), 0);
+	rpc_agent_set_policy(a1, p);
+	assert_int_equal(rpc_policy_parse(files, &p, NULL), 0);
+	rpc_agent_set_policy(a2, p);
+	allowed(a1, text, 0);
+	assert_int_equal(rpc_agent_check(a2, &self2, text, strlen(text), 0, &c), 0);
+	assert_true(c.allowed);
+	rpc_call_clear(&c);
+	/* each agent keeps its own replay memory */
+	refused(a1, text, 0, "replayed request id");
+	refused(a1, forged, 0, "the caller's certificate is refused");
+	assert_int_equal(rpc_agent_check(a2, &self2, forged, strlen(forged), 0, &c), 0);
+	assert_false(c.allowed);
+	rpc_call_clear(&c);
+	rpc_agent_free(a1);
+	rpc_agent_free(a2);
+	rpc_certcache_free(certs);
+	json_decref(files);
+	free(text);
+	free(forged);
 }
 
 static void agent_refuses_a_certificate_not_its_own_node(void **state)
@@ -579,11 +742,15 @@ int main(void)
 		T(ttl_out_of_range_is_refused),
 		T(replayed_request_is_refused_also_after_a_restart),
 		T(nonce_file_drops_expired_and_malformed_lines_on_restart),
+		T(nonce_store_holds_100k_ids_and_drops_expired_ones),
+		T(nonce_file_is_compacted_when_most_of_it_expired),
 		T(request_not_for_this_node_is_ignored_before_any_check),
 		T(policy_decides_and_a_refusal_is_replied_and_audited),
 		T(run_is_checked_against_the_commands_of_the_policy),
+		T(a_reason_cut_inside_a_character_is_still_text),
 		T(allowed_call_has_an_audit_record_with_its_status),
 		T(unreadable_requests_are_refused_with_the_reason),
+		T(agents_may_share_one_certificate_cache),
 		T(agent_refuses_a_certificate_not_its_own_node),
 	};
 #undef T

@@ -130,11 +130,11 @@ static int rfx_teardown(void **state)
 }
 
 /* assert_says - msg contains what (printed when not, to see why). */
-#define assert_says(msg, what)                                                         \
-	do {                                                                            \
-		if (!strstr((msg), (what)))                                              \
-			print_error("'%s' does not say '%s'\n", (msg), (what));          \
-		assert_non_null(strstr((msg), (what)));                                  \
+#define assert_says(msg, what)                                                  \
+	do {                                                                    \
+		if (!strstr((msg), (what)))                                     \
+			print_error("'%s' does not say '%s'\n", (msg), (what)); \
+		assert_non_null(strstr((msg), (what)));                         \
 	} while (0)
 
 #endif

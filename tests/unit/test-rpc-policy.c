@@ -61,8 +61,8 @@ static bool decide(const struct rpc_policy *p, const char *user, const char *rol
 	return rpc_policy_check(p, user, role, action, args, self, why, sizeof(why));
 }
 
-#define assert_why(what)                                               \
-	do {                                                            \
+#define assert_why(what)                                                 \
+	do {                                                             \
 		if (!strstr(why, (what)))                                \
 			fail_msg("'%s' does not say '%s'", why, (what)); \
 	} while (0)
@@ -154,9 +154,9 @@ static void no_policy_denies_everything(void **state)
 /* broken - a policy of two files, the second one text; it must be refused saying what. */
 static void broken(const char *text, const char *what)
 {
-	json_t *files = json_pack("{s:s, s:s}", "policy/base.yaml",
-				  "rules:\n  - allow: [ping]\n    roles: [ops]\n",
-				  "policy/ops.yaml", text);
+	json_t *files =
+		json_pack("{s:s, s:s}", "policy/base.yaml",
+			  "rules:\n  - allow: [ping]\n    roles: [ops]\n", "policy/ops.yaml", text);
 	struct tend_err err = { "" };
 	struct rpc_policy *p = NULL;
 
@@ -181,12 +181,13 @@ static void a_broken_file_denies_everything_naming_file_line_and_column(void **s
 	broken("rule:\n  - allow: [ping]\n", "policy/ops.yaml:1:1: unknown key 'rule' in a policy");
 	broken("rules:\n  - allow: [ping]\n", "policy/ops.yaml:2:5: a rule needs users or roles");
 	broken("rules:\n  - users: [alice]\n", "policy/ops.yaml:2:5: a rule needs exactly one of "
-	       "allow, deny");
+					       "allow, deny");
 	broken("rules:\n  - allow: [ping]\n    deny: [run]\n    users: [alice]\n",
 	       "policy/ops.yaml:3:5: a rule needs exactly one of allow, deny");
 	broken("rules:\n  - allow: [ping]\n    users: {alice: 1}\n",
 	       "policy/ops.yaml:3:12: users must be a string or a list");
-	broken("rules:\n  - allow: []\n    users: [alice]\n", "policy/ops.yaml:2:12: allow must be");
+	broken("rules:\n  - allow: []\n    users: [alice]\n",
+	       "policy/ops.yaml:2:12: allow must be");
 	broken("rules:\n  - allow: [ping, [run]]\n    users: [alice]\n",
 	       "policy/ops.yaml:2:19: allow: expected a string");
 	broken("rules:\n  - allow: [ping]\n    users: [alice]\n    facts: [\"memory.total>>8\"]\n",
@@ -198,12 +199,13 @@ static void a_broken_file_denies_everything_naming_file_line_and_column(void **s
 
 static void run_is_allowed_only_for_commands_a_rule_lists(void **state)
 {
-	struct rpc_policy *p = policy("rules:\n"
-				      "  - allow: [run]\n"
-				      "    roles: [ops]\n"
-				      "    commands: [\"/usr/bin/uptime\", \"/bin/systemctl status *\"]\n"
-				      "  - allow: [\"*\"]\n"
-				      "    users: [bob]\n");
+	struct rpc_policy *p =
+		policy("rules:\n"
+		       "  - allow: [run]\n"
+		       "    roles: [ops]\n"
+		       "    commands: [\"/usr/bin/uptime\", \"/bin/systemctl status *\"]\n"
+		       "  - allow: [\"*\"]\n"
+		       "    users: [bob]\n");
 	const char *uptime[] = { "/usr/bin/uptime", NULL };
 	const char *status[] = { "/bin/systemctl", "status", "nginx", NULL };
 	const char *restart[] = { "/bin/systemctl", "restart", "nginx", NULL };
@@ -294,10 +296,10 @@ static void users_and_roles_may_be_globs_and_either_one_matches(void **state)
 
 static void files_are_read_in_name_order_and_rules_name_their_file(void **state)
 {
-	json_t *files = json_pack("{s:s, s:s, s:s}",
-				  "policy/z.yaml", "rules:\n  - allow: [ping]\n    roles: [ops]\n",
-				  "policy/a.yaml", "# nothing yet\n",
-				  "policy/m.yaml", "rules:\n\n  - deny: [ping]\n    users: [eve]\n");
+	json_t *files = json_pack("{s:s, s:s, s:s}", "policy/z.yaml",
+				  "rules:\n  - allow: [ping]\n    roles: [ops]\n", "policy/a.yaml",
+				  "# nothing yet\n", "policy/m.yaml",
+				  "rules:\n\n  - deny: [ping]\n    users: [eve]\n");
 	struct rpc_policy *p = NULL;
 
 	assert_int_equal(rpc_policy_parse(files, &p, NULL), 0);
@@ -315,8 +317,8 @@ static void a_long_reason_is_cut_to_the_buffer(void **state)
 	char small[16];
 
 	memset(small, 'x', sizeof(small));
-	assert_false(rpc_policy_check(p, "alice", "dev", "ping", NULL, &web01, small,
-				      sizeof(small)));
+	assert_false(
+		rpc_policy_check(p, "alice", "dev", "ping", NULL, &web01, small, sizeof(small)));
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	rpc_policy_free(p);
 }

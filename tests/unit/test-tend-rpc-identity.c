@@ -22,6 +22,7 @@
 #include "test-rpc-fixture.h"
 
 #include "rpc.h"
+#include "util/strutil.h"
 
 #define PATH "alice.pem"
 
@@ -340,7 +341,8 @@ int main(void)
 		cmocka_unit_test(test_certificate_of_another_ca_is_refused),
 		cmocka_unit_test(test_binary_and_oversized_input_is_refused),
 		cmocka_unit_test(test_load_refuses_a_bundle_others_may_read),
-		cmocka_unit_test(test_load_finds_the_bundle_in_the_environment_and_says_where_it_looked),
+		cmocka_unit_test(
+			test_load_finds_the_bundle_in_the_environment_and_says_where_it_looked),
 	};
 
 	return cmocka_run_group_tests(tests, rfx_setup, rfx_teardown);

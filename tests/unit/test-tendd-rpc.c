@@ -11,6 +11,8 @@
  * check: exit 0..3 as OK/WARNING/CRITICAL/UNKNOWN, anything else and a
  * timeout UNKNOWN, the output's text, long text and perfdata.  Bad
  * arguments of every action are failures with a reason, and nothing runs.
+ * service: an init script in a chrooted root started, asked, stopped, and
+ * a start that fails.
  * plan/apply: a report becomes status, summary and the changes of the
  * resources that are not ok.  Audit: one JSON line a record, 0600, a
  * line a crash cut short ended before the next, a rotated file followed.
@@ -67,8 +69,8 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-tendd-rpc.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->facts = json_pack("{s:{s:s, s:s}, s:s, s:{s:{s:i}}, s:[s, s]}", "os", "id", "debian",
-			     "version_id", "12", "hostname", "web01", "mounts", "/boot",
-			     "size", 100, "list", "a", "b");
+			     "version_id", "12", "hostname", "web01", "mounts", "/boot", "size",
+			     100, "list", "a", "b");
 	f->ctx.node = "web01";
 	f->ctx.root = f->dir;
 	f->ctx.hash = "sha256:abc";
@@ -92,8 +94,7 @@ static int teardown(void **state)
 }
 
 /* call - action with args given as JSON text (NULL: none). */
-static void call(struct fixture *f, const char *action, const char *args,
-		 struct action_result *res)
+static void call(struct fixture *f, const char *action, const char *args, struct action_result *res)
 {
 	json_t *a = args ? json_loads(args, JSON_ALLOW_NUL, NULL) : NULL;
 
@@ -202,7 +203,15 @@ static void test_run_not_utf8(void **state)
 
 	call(f, "run", "{\"argv\": [\"printf\", \"a\\\\377b\\\\303\"]}", &res);
 	assert_true(res.ok);
-	assert_string_equal(str(res.data, "stdout"), "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+	assert_string_equal(str(res.data, "stdout"), "a\xef\xbf\xbd"
+						     "b\xef\xbf\xbd");
+	action_result_clear(&res);
+	/* a NUL byte too: readers of the reply need not allow "\u0000" */
+	call(f, "run", "{\"argv\": [\"printf\", \"a\\\\000b\"]}", &res);
+	assert_true(res.ok);
+	assert_int_equal(json_string_length(json_object_get(res.data, "stdout")), 5);
+	assert_string_equal(str(res.data, "stdout"), "a\xef\xbf\xbd"
+						     "b");
 	action_result_clear(&res);
 }
 
@@ -377,7 +386,7 @@ static void test_ping_facts(void **state)
 	assert_true(res.ok);
 	assert_string_equal(str(res.data, "version"), TEND_VERSION);
 	assert_string_equal(str(res.data, "catalog"), "sha256:abc");
-	assert_true(json_real_value(json_object_get(res.data, "uptime_s")) == 12.5);
+	assert_int_equal(json_integer_value(json_object_get(res.data, "uptime_s")), 12);
 	action_result_clear(&res);
 	call(f, "ping", "{\"x\": 1}", &res);
 	assert_false(res.ok);
@@ -415,7 +424,8 @@ static void test_service_bad_args_and_unknown(void **state)
 		{ "{\"name\": \"a b\", \"op\": \"start\"}", "name must be" },
 		{ "{\"name\": \"nginx\", \"op\": \"start\", \"now\": true}", "unknown argument" },
 		/* an empty root: no systemd, no init script of that name */
-		{ "{\"name\": \"nginx\", \"op\": \"status\"}", "/etc/init.d/nginx: no such service" },
+		{ "{\"name\": \"nginx\", \"op\": \"status\"}",
+		  "/etc/init.d/nginx: no such service" },
 	};
 	struct fixture *f = *state;
 	struct action_result res;
@@ -434,6 +444,97 @@ static void test_service_bad_args_and_unknown(void **state)
 	action_result_clear(&res);
 }
 
+/*
+ * sysv_root - f->dir as a root an init script can run in (chrooted): the
+ * host's /bin/sh, touch and rm with their libraries, and /etc/init.d/testd.
+ * false when it cannot be built here (not root).
+ */
+static bool sysv_root(struct fixture *f)
+{
+	static const char script[] =
+		"#!/bin/sh\n"
+		"case \"$1\" in\n"
+		"start) [ -e /etc/fail ] && { echo nope >&2; exit 1; }; touch /run/testd; echo started;;\n"
+		"stop) rm -f /run/testd; echo stopped;;\n"
+		"restart) touch /run/testd; echo restarted;;\n"
+		"status) [ -e /run/testd ] && exit 0; exit 3;;\n"
+		"esac\n";
+	char cmd[2048], path[128];
+	FILE *fp;
+
+	if (geteuid() != 0)
+		return false;
+	snprintf(
+		cmd, sizeof(cmd),
+		"set -e; R='%s'; copy() { mkdir -p \"$R$(dirname $2)\"; cp -L \"$1\" \"$R$2\"; "
+		"for l in $(ldd \"$1\" | grep -o '/[^ ]*'); do mkdir -p \"$R$(dirname $l)\"; "
+		"[ -e \"$R$l\" ] || cp -L \"$l\" \"$R$l\"; done; }; "
+		"copy \"$(readlink -f /bin/sh)\" /bin/sh; copy \"$(command -v touch)\" /bin/touch; "
+		"copy \"$(command -v rm)\" /bin/rm; mkdir -p \"$R/etc/init.d\" \"$R/run\"",
+		f->dir);
+	if (system(cmd) != 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/etc/init.d/testd", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(script, fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0755), 0);
+	return true;
+}
+
+static void service(struct fixture *f, const char *op, struct action_result *res)
+{
+	char args[128];
+
+	snprintf(args, sizeof(args), "{\"name\": \"testd\", \"op\": \"%s\"}", op);
+	call(f, "service", args, res);
+}
+
+static void test_service_sysv(void **state)
+{
+	struct fixture *f = *state;
+	struct action_result res;
+	char path[128];
+	FILE *fp;
+
+	if (!sysv_root(f))
+		skip();
+	service(f, "status", &res);
+	assert_true(res.ok);
+	assert_string_equal(str(res.data, "provider"), "sysvinit");
+	assert_true(json_is_false(json_object_get(res.data, "active")));
+	assert_null(json_object_get(res.data, "exit"));
+	action_result_clear(&res);
+	service(f, "start", &res);
+	assert_true(res.ok);
+	assert_string_equal(str(res.data, "output"), "started\n");
+	assert_int_equal(json_integer_value(json_object_get(res.data, "exit")), 0);
+	assert_true(json_is_true(json_object_get(res.data, "active")));
+	action_result_clear(&res);
+	/* it ran chrooted: the file is the root's, not the host's */
+	snprintf(path, sizeof(path), "%s/run/testd", f->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	service(f, "status", &res);
+	assert_true(json_is_true(json_object_get(res.data, "active")));
+	action_result_clear(&res);
+	service(f, "stop", &res);
+	assert_true(res.ok);
+	assert_true(json_is_false(json_object_get(res.data, "active")));
+	action_result_clear(&res);
+	/* a start that fails: failed, with the exit status, and still says whether it runs */
+	snprintf(path, sizeof(path), "%s/etc/fail", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	service(f, "start", &res);
+	assert_false(res.ok);
+	assert_non_null(strstr(res.reason, "exited 1"));
+	assert_int_equal(json_integer_value(json_object_get(res.data, "exit")), 1);
+	assert_true(json_is_false(json_object_get(res.data, "active")));
+	action_result_clear(&res);
+}
+
 /* ---- plan, apply -------------------------------------------------------------- */
 
 static void test_plan_apply_data(void **state)
@@ -445,20 +546,20 @@ static void test_plan_apply_data(void **state)
 
 	memset(big, '+', 39999);
 	big[39999] = '\0';
-	f->report = json_pack(
-		"{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:[{s:s, s:s, s:[]},"
-		" {s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}]}",
-		"command", "plan", "summary", "total", 2, "ok", 1, "changed", 1, "failed", 0,
-		"skipped", 0, "unknown", 0, "not_converged", 0, "resources", "id", "file:/a",
-		"status", "ok", "changes", "id", "file:/etc/motd", "status", "change", "changes",
-		"what", "content", "from", "x", "to", "y", "diff", big);
+	f->report = json_pack("{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:[{s:s, s:s, s:[]},"
+			      " {s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}]}",
+			      "command", "plan", "summary", "total", 2, "ok", 1, "changed", 1,
+			      "failed", 0, "skipped", 0, "unknown", 0, "not_converged", 0,
+			      "resources", "id", "file:/a", "status", "ok", "changes", "id",
+			      "file:/etc/motd", "status", "change", "changes", "what", "content",
+			      "from", "x", "to", "y", "diff", big);
 	free(big);
 	call(f, "plan", NULL, &res);
 	assert_true(f->plan_asked);
 	assert_true(res.ok);
 	assert_string_equal(str(res.data, "status"), "drifted");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(res.data, "summary"),
-							     "changed")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(res.data, "summary"), "changed")),
 			 1);
 	assert_int_equal(json_array_size(json_object_get(res.data, "changes")), 1);
 	ch = json_array_get(json_object_get(res.data, "changes"), 0);
@@ -541,8 +642,9 @@ static struct rpc_call sample_call(bool allowed)
 	snprintf(c.action, sizeof(c.action), "run");
 	c.args = json_pack("{s:[s, s]}", "argv", "echo", "two\nlines");
 	c.allowed = allowed;
-	snprintf(c.reason, sizeof(c.reason), allowed ? "allowed by policy/ops.yaml:3" :
-						       "no rule allows run for alice (role ops)");
+	snprintf(c.reason, sizeof(c.reason),
+		 allowed ? "allowed by policy/ops.yaml:3" :
+			   "no rule allows run for alice (role ops)");
 	c.received_ms = 1764000000123LL;
 	return c;
 }
@@ -643,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_check_parse),
 		cmocka_unit_test_setup_teardown(test_ping_facts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_bad_args_and_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_sysv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_apply_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_lines, setup, teardown),
 	};
