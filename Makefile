@@ -59,6 +59,7 @@ demo: deps
 	@examples/demo.sh $(BUILD)/src/tend/tend
 	@examples/ssh-node/demo.sh $(BUILD)/src/tend/tend
 	@examples/server/demo.sh $(BUILD)
+	@examples/fleet/demo.sh $(BUILD)
 
 bench: deps
 	@bench/run.sh

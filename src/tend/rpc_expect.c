@@ -4,7 +4,8 @@
  * say who is missing and a command can stop waiting once everyone
  * answered.
  *
- * The list of nodes carries ids and tags, not facts.  A --fact filter
+ * Only nodes whose agent was seen at least once are expected.  The list
+ * of nodes carries ids and tags, not facts.  A --fact filter
  * therefore needs each candidate's facts (GET /v1/nodes/ID); that is
  * done for up to RPC_EXPECT_FACTS_MAX candidates, beyond which there is
  * no expected set (the command waits its full --timeout instead).
@@ -22,13 +23,18 @@
 #include "util/log.h"
 #include "util/strutil.h"
 
-/* candidate - whether node n (from the list) passes filter f (facts aside). */
+/*
+ * candidate - whether node n (from the list) passes filter f (facts
+ * aside).  A node whose agent never reported (a document written ahead
+ * of the machine, the example layout's "example") is not expected.
+ */
 static bool candidate(const json_t *f, const json_t *n, const char **ret_id)
 {
 	const char *id = json_string_value(json_object_get(n, "id"));
 	json_t *tags = json_object_get(n, "tags"), *empty = json_array();
 	struct rpc_self self = { .node = id, .tags = json_is_array(tags) ? tags : empty };
-	bool ok = id && rpc_filter_match(f, &self);
+	bool seen = json_is_string(json_object_get(n, "last_seen"));
+	bool ok = id && seen && rpc_filter_match(f, &self);
 
 	json_decref(empty);
 	*ret_id = id;

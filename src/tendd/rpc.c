@@ -199,15 +199,19 @@ void rpc_node_catalog(struct rpc_node *n, const json_t *catalog, const char *has
 
 void rpc_node_facts(struct rpc_node *n, json_t *facts)
 {
-	json_t *old;
+	json_t *old, *copy;
 
 	if (!n || !facts)
 		return;
+	/* a copy of our own: the loop's thread never touches its reference count */
+	copy = json_deep_copy(facts);
+	if (!copy)
+		return;
 	pthread_mutex_lock(&n->mu);
 	old = n->facts;
-	n->facts = json_incref(facts);
-	pthread_mutex_unlock(&n->mu);
+	n->facts = copy;
 	json_decref(old);
+	pthread_mutex_unlock(&n->mu);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -303,7 +307,9 @@ static void act(struct rpc_node *n, const struct rpc_call *call, struct action_r
 	c.hash = hash;
 	c.uptime_s = (run_now_ms() - n->started_ms) / 1000.0;
 	action_run(call->action, call->args, &c, res);
+	pthread_mutex_lock(&n->mu); /* a reference count the loop's thread may be changing too */
 	json_decref((json_t *)c.facts);
+	pthread_mutex_unlock(&n->mu);
 }
 
 /* record - the audit line of call; the action's failure, if any, as "error". */
