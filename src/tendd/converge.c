@@ -391,16 +391,20 @@ json_t *agent_facts(struct agent *a)
 int agent_plan(struct agent *a, json_t **ret, struct tend_err *err)
 {
 	json_t *cj = NULL, *facts, *rep;
-	bool prev = false;
+	bool prev = false, fresh;
 	int ex;
 
+	/* a plan is of the configuration as it is now: ask the server first,
+	 * as a run does; the cached catalog answers when it is away */
+	fresh = fetch(a) == 0;
 	if (load(a, &cj, &prev) < 0)
 		return err_set(err, -ENOENT, "no usable catalog on this node");
 	if (a->rpc)
 		rpc_node_catalog(a->rpc, cj, a->hash);
 	facts = agent_facts(a);
 	rep = engine(a, cj, facts, true, &ex);
-	json_object_set_new(rep, "catalog", json_pack("{s:s}", "hash", a->hash));
+	json_object_set_new(rep, "catalog",
+			    json_pack("{s:s, s:b}", "hash", a->hash, "stale", !fresh || prev));
 	json_decref(cj);
 	json_decref(facts);
 	*ret = rep;

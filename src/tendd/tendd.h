@@ -176,11 +176,12 @@ int agent_converge_report(struct agent *a, json_t **ret_report);
 json_t *agent_facts(struct agent *a);
 
 /*
- * agent_plan - what a convergence would change now with the cached
- * catalog and fresh facts: the engine in plan mode, nothing written
- * (but STATE/files, the catalog's files).  *ret the report (command
- * "plan"; with "error" for an input error).  -ENOENT when there is no
- * usable catalog (why in err).
+ * agent_plan - what a convergence would change now: the catalog asked
+ * for as a run does (the cached one when the server cannot say), fresh
+ * facts, the engine in plan mode.  Nothing of the managed root is
+ * written (STATE is: a new catalog, its files).  *ret the report
+ * (command "plan"; "catalog": {"hash", "stale"}; "error" for an input
+ * error).  -ENOENT when there is no usable catalog (why in err).
  */
 int agent_plan(struct agent *a, json_t **ret, struct tend_err *err);
 
