@@ -277,6 +277,8 @@ void action_report_data(const json_t *report, bool plan, struct action_result *r
 			      sum ? (json_t *)sum : json_null(), "changes", changes);
 	if (json_array_size(json_object_get(report, "resources")) > CHANGES_MAX)
 		json_object_set_new(res->data, "truncated", json_true());
+	if (json_is_object(json_object_get(report, "catalog")))
+		json_object_set(res->data, "catalog", json_object_get(report, "catalog"));
 	if (error)
 		json_object_set_new(res->data, "error", json_string(error));
 	res->ok = !failed;

@@ -554,10 +554,13 @@ static void test_plan_apply_data(void **state)
 			      "file:/etc/motd", "status", "change", "changes", "what", "content",
 			      "from", "x", "to", "y", "diff", big);
 	free(big);
+	json_object_set_new(f->report, "catalog",
+			    json_pack("{s:s, s:b}", "hash", "sha256:x", "stale", 0));
 	call(f, "plan", NULL, &res);
 	assert_true(f->plan_asked);
 	assert_true(res.ok);
 	assert_string_equal(str(res.data, "status"), "drifted");
+	assert_string_equal(str(json_object_get(res.data, "catalog"), "hash"), "sha256:x");
 	assert_int_equal(json_integer_value(
 				 json_object_get(json_object_get(res.data, "summary"), "changed")),
 			 1);
