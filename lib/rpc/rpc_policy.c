@@ -11,11 +11,11 @@
  * A rule matches a request when one of its actions matches (globs, "*"
  * for any), the caller is one of its users or has one of its roles, the
  * node matches its nodes/tags/facts (as a request filter), and - for
- * "run" only - one of its commands matches the command line.  An allow
- * rule without commands never allows "run"; a deny rule without
- * commands denies every "run".
+ * the actions that run a program, "run" and "check" - one of its
+ * commands matches the command line.  An allow rule without commands
+ * never allows them; a deny rule without commands denies every one.
  *
- * The command line of "run" is args.argv joined with single spaces;
+ * The command line is args.argv joined with single spaces;
  * with args.shell true it is "sh -c " followed by that, so shell
  * commands are allowed only by rules written for them ("sh -c *").
  */
@@ -362,6 +362,12 @@ static bool run_cmdline(const json_t *args, struct buf *b)
 	return true;
 }
 
+/* runs_program - whether action runs a program the request names (args.argv). */
+static bool runs_program(const char *action)
+{
+	return action && (!strcmp(action, "run") || !strcmp(action, "check"));
+}
+
 static bool rule_matches(const struct rule *r, const char *user, const char *role,
 			 const char *action, const char *cmdline, const struct rpc_self *self)
 {
@@ -371,7 +377,7 @@ static bool rule_matches(const struct rule *r, const char *user, const char *rol
 		return false;
 	if (r->filter && !rpc_filter_match(r->filter, self))
 		return false;
-	if (strcmp(action, "run"))
+	if (!runs_program(action))
 		return true;
 	if (!r->commands)
 		return r->deny;
@@ -401,7 +407,7 @@ bool rpc_policy_check(const struct rpc_policy *p, const char *user, const char *
 	struct buf cmd;
 	const struct rule *r;
 	const char *who_role = role && *role ? role : "none";
-	bool run = action && !strcmp(action, "run"), have_cmd = false;
+	bool run = runs_program(action), have_cmd = false;
 
 	if (!p || p->empty) {
 		snprintf(why, why_len, "no policy (everything is denied)");

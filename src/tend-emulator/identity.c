@@ -122,8 +122,7 @@ static void path_of(struct buf *p, const char *dir, const char *node, const char
  * load_key - the agent's key (object and PEM text) from its file; made
  * when missing, unless may_make is false (a certificate waits for it).
  */
-static int load_key(struct id_job *j, struct emu_identity *id, bool may_make,
-		    struct tend_err *err)
+static int load_key(struct id_job *j, struct emu_identity *id, bool may_make, struct tend_err *err)
 {
 	struct buf p = BUF_INIT;
 	int r;

@@ -278,6 +278,27 @@ static void rules_limited_to_nodes_tags_and_facts(void **state)
 	rpc_policy_free(p);
 }
 
+static void check_runs_only_the_commands_a_rule_lists(void **state)
+{
+	struct rpc_policy *p = policy("rules:\n"
+				      "  - allow: [check]\n"
+				      "    roles: [ops]\n"
+				      "  - allow: [check]\n"
+				      "    roles: [mon]\n"
+				      "    commands: [\"/usr/lib/nagios/plugins/check_* *\"]\n");
+	json_t *plugin = json_pack("{s:[s, s]}", "argv", "/usr/lib/nagios/plugins/check_disk", "-w");
+	json_t *shell = json_pack("{s:[s, s]}", "argv", "/bin/sh", "-c");
+
+	/* a rule without commands runs nothing: check runs a program as run does */
+	assert_false(decide(p, "alice", "ops", "check", plugin, &web01));
+	assert_true(decide(p, "nagios", "mon", "check", plugin, &web01));
+	assert_false(decide(p, "nagios", "mon", "check", shell, &web01));
+	assert_false(decide(p, "nagios", "mon", "check", NULL, &web01));
+	json_decref(plugin);
+	json_decref(shell);
+	rpc_policy_free(p);
+}
+
 static void users_and_roles_may_be_globs_and_either_one_matches(void **state)
 {
 	struct rpc_policy *p = policy("rules:\n"
@@ -335,6 +356,7 @@ int main(void)
 		T(run_is_allowed_only_for_commands_a_rule_lists),
 		T(a_deny_without_commands_denies_every_run),
 		T(rules_limited_to_nodes_tags_and_facts),
+		T(check_runs_only_the_commands_a_rule_lists),
 		T(users_and_roles_may_be_globs_and_either_one_matches),
 		T(files_are_read_in_name_order_and_rules_name_their_file),
 		T(a_long_reason_is_cut_to_the_buffer),
