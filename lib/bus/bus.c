@@ -270,6 +270,38 @@ static int count_urls(const char *const *urls)
 	return n;
 }
 
+/*
+ * set_secure - TLS, trusting nothing but what set_options adds next (the
+ * tend CA).  cnats makes its TLS context in natsOptions_SetSecure and
+ * calls SSL_CTX_set_default_verify_paths on it, which loads the system's
+ * whole CA bundle: a broker certificate from any public CA would then be
+ * accepted, and each connection would cost 76 ms and 850 kB more.  The
+ * defaults are pointed at nothing for that one call; the environment is
+ * put back at once, so the commands tendd runs inherit the caller's.
+ */
+static natsStatus set_secure(natsOptions *no)
+{
+	static const char *const vars[] = { "SSL_CERT_FILE", "SSL_CERT_DIR" };
+	char *old[2];
+	natsStatus s;
+
+	for (int i = 0; i < 2; i++) {
+		const char *v = getenv(vars[i]);
+
+		old[i] = v ? xstrdup(v) : NULL;
+		setenv(vars[i], "/nonexistent/tend-trusts-only-its-ca", 1);
+	}
+	s = natsOptions_SetSecure(no, true);
+	for (int i = 0; i < 2; i++) {
+		if (old[i])
+			setenv(vars[i], old[i], 1);
+		else
+			unsetenv(vars[i]);
+		free(old[i]);
+	}
+	return s;
+}
+
 /* set_options - every cnats option tend uses but the callbacks' closure. */
 static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 		       struct tend_err *err)
@@ -279,7 +311,7 @@ static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 	s = natsOptions_SetServers(no, (const char **)o->urls, count_urls(o->urls));
 	if (s != NATS_OK)
 		return nats_err(err, s, "broker URLs");
-	s = natsOptions_SetSecure(no, true);
+	s = set_secure(no);
 	if (s == NATS_OK)
 		s = o->ca ? natsOptions_LoadCATrustedCertificates(no, o->ca) :
 			    natsOptions_SetCATrustedCertificates(no, o->ca_pem);

@@ -78,6 +78,10 @@ static void on_reply(void *arg, const char *subject, const char *reply, const vo
 	unsigned long seq = dot ? strtoul(dot + 1, NULL, 10) : 0;
 	struct msg *m;
 
+	/* the broker's "no responders" status (when nobody listens on the
+	 * subject) is an empty message: not a reply */
+	if (len == 0)
+		return;
 	pthread_mutex_lock(&c->lock);
 	if (seq != c->seq || c->queued + keep > QUEUE_MAX) {
 		c->dropped += seq == c->seq;

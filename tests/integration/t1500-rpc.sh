@@ -180,6 +180,14 @@ t = sys.argv[1]
 sys.exit(any(open(f"{t}/{n}/root/etc/motd").read() == "v3\n" for n in ["n2", "n3", "n4", "n5"]))
 PY
 
+step "a revoked administrator is refused by the broker"
+as 0 mallory ping --timeout 3
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" user revoke mallory
+wait_for 10 "the broker no longer admits mallory" sh -c "! '$TEND' ping --identity '$T/mallory.pem' --timeout 2 2>&1 | grep -q 'answered'"
+run "$TEND_SERVER_BIN" --state "$STATE" user ls --json
+check "user ls shows the revocation" python3 -c 'import json,sys; d={u["name"]: u for u in json.load(open(sys.argv[1]))}; sys.exit(not d["mallory"]["revoked"] or d["alice"]["revoked"])' "$OUT"
+as 0 alice ping --timeout 5
+
 for n in $NODES; do kill -TERM "${AGENT_PID[$n]}"; done
 for n in $NODES; do wait "${AGENT_PID[$n]}"; done
 done_testing
