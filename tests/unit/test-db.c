@@ -642,6 +642,78 @@ static void limits(void **state)
 	json_decref(r);
 }
 
+static void users_one_active_certificate_per_name(void **state)
+{
+	struct fx *f = *state;
+	struct tend_err err = { { 0 } };
+	struct db_user a = { "alice", "ops", "0a1b", "PEM", 4102444800LL };
+	struct db_user again = { "alice", "ops", "0c2d", "PEM2", 4102444800LL };
+	struct db_user bad = { "al ice", "ops", "0e3f", "PEM", 4102444800LL };
+	char serial[DB_SERIAL_MAX + 1];
+	json_t *list = NULL;
+
+	assert_int_equal(db_user_add(f->db, &a, &err), 0);
+	assert_int_equal(db_user_add(f->db, &again, &err), -EEXIST);
+	assert_non_null(strstr(err.msg, "exists"));
+	assert_int_equal(db_user_add(f->db, &bad, &err), -EINVAL);
+	assert_int_equal(db_user_revoke(f->db, "alice", serial, &err), 0);
+	assert_string_equal(serial, "0a1b");
+	assert_int_equal(db_user_revoke(f->db, "alice", serial, &err), -ENOENT);
+	/* revoked, the name can be given a new certificate */
+	assert_int_equal(db_user_add(f->db, &again, &err), 0);
+	assert_int_equal(db_user_list(f->db, true, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "serial")),
+			    "0c2d");
+	json_decref(list);
+	assert_int_equal(db_user_list(f->db, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_true(json_is_string(json_object_get(json_array_get(list, 0), "revoked")));
+	json_decref(list);
+}
+
+static void rpc_audit_filters_and_order(void **state)
+{
+	struct fx *f = *state;
+	struct tend_err err = { { 0 } };
+	struct db_rpc_audit_query q = { .limit = 10 };
+	json_t *list = NULL, *r;
+
+	for (int i = 0; i < 4; i++) {
+		r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", i % 2 ? "aa" : "bb", "caller",
+			      i < 2 ? "alice" : "bob", "action", "ping", "decision",
+			      i == 3 ? "refused" : "allowed", "reason", "why");
+		assert_int_equal(db_rpc_audit_add(f->db, i ? "n1" : "n2", r, &err), 0);
+		json_decref(r);
+	}
+	r = json_pack("{s:s}", "decision", "maybe");
+	assert_int_equal(db_rpc_audit_add(f->db, "n1", r, &err), -EINVAL);
+	json_decref(r);
+	r = json_pack("{s:s}", "decision", "allowed");
+	assert_int_equal(db_rpc_audit_add(f->db, "bad node", r, &err), -EINVAL);
+	json_decref(r);
+	assert_int_equal(db_rpc_audit_list(&q, f->db, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 4);
+	/* oldest first, with the server's seq, node and time received */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "node")),
+			    "n2");
+	assert_true(json_integer_value(json_object_get(json_array_get(list, 3), "seq")) >
+		    json_integer_value(json_object_get(json_array_get(list, 0), "seq")));
+	assert_true(json_is_string(json_object_get(json_array_get(list, 0), "received")));
+	json_decref(list);
+	q.node = "n1";
+	q.decision = "refused";
+	assert_int_equal(db_rpc_audit_list(&q, f->db, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "caller")),
+			    "bob");
+	json_decref(list);
+	q = (struct db_rpc_audit_query){ .caller = "alice", .request = "aa", .limit = 10 };
+	assert_int_equal(db_rpc_audit_list(&q, f->db, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +725,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(token_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(token_names, setup, teardown),
 		cmocka_unit_test(roles),
+		cmocka_unit_test_setup_teardown(users_one_active_certificate_per_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(rpc_audit_filters_and_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_order_and_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_keeps_long_and_odd_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(nodes_seen_get_list, setup, teardown),
