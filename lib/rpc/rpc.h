@@ -79,6 +79,15 @@ int rpc_request_new(EVP_PKEY *key, const char *cert_pem, const char *action, con
 struct rpc_certcache;
 struct rpc_certcache *rpc_certcache_new(void);
 void rpc_certcache_free(struct rpc_certcache *c);
+/*
+ * rpc_certcache_load - add the certificates path holds, verified by an
+ * earlier run against ca_pem (a file for another CA, or one that group
+ * or others may write, is not used: -EPERM); the number loaded, 0 when
+ * there is no file.  rpc_certcache_save - write the cache to path (0600,
+ * atomically) when it verified anything new.  (rpc_certfile.c)
+ */
+int rpc_certcache_load(struct rpc_certcache *c, const char *ca_pem, const char *path);
+int rpc_certcache_save(struct rpc_certcache *c, const char *path, struct tend_err *err);
 int rpc_reply_open(const char *ca_pem, struct rpc_certcache *cache, const char *data, size_t len,
 		   const char *expect_id, json_t **ret, struct tend_err *err);
 

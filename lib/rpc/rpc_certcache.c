@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct rpc_certcache {
 	EVP_MD *sha256;
 	struct rpc_cert **slot;
 	size_t cap, n;
+	bool dirty;              /* verified a certificate since made (rpc_certfile.c) */
 };
 
 struct rpc_certcache *rpc_certcache_new(void)
@@ -48,6 +50,7 @@ static void cert_free(struct rpc_cert *e)
 	if (!e)
 		return;
 	pki_identity_clear(&e->id);
+	free(e->der);
 	free(e);
 }
 
@@ -99,6 +102,27 @@ static void grow(struct rpc_certcache *c)
 	c->cap = cap;
 }
 
+/* key_decode - e's public key from the DER a file gave; -EINVAL when it does not decode. */
+static int key_decode(struct rpc_cert *e)
+{
+	const unsigned char *p = e->der;
+
+	e->id.pub = e->der ? d2i_PUBKEY(NULL, &p, (long)e->der_len) : NULL;
+	return e->id.pub ? 0 : -EINVAL;
+}
+
+/* rehash - every entry again (linear probing: after a removal). */
+static void rehash(struct rpc_certcache *c)
+{
+	struct rpc_cert **slot = xcalloc(c->cap, sizeof(*slot));
+
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slot[i])
+			*find(slot, c->cap, c->slot[i]->digest) = c->slot[i];
+	free(c->slot);
+	c->slot = slot;
+}
+
 int rpc_certcache_get(struct rpc_certcache *c, const char *ca_pem, const char *pem, size_t len,
 		      long long now_ms, const struct rpc_cert **ret, struct tend_err *err)
 {
@@ -112,19 +136,21 @@ int rpc_certcache_get(struct rpc_certcache *c, const char *ca_pem, const char *p
 	if (len > PKI_PEM_MAX || strlen(pem) != len)
 		return err_set(err, -EINVAL, "the certificate is not text of at most %d bytes",
 			       PKI_PEM_MAX);
-	if (!c->ca_pem || strcmp(c->ca_pem, ca_pem)) {
-		cache_empty(c);
-		free(c->ca_pem);
-		pki_trust_free(c->trust);
-		c->trust = NULL;
-		c->ca_pem = xstrdup(ca_pem);
-	}
+	rpc_certcache_bind(c, ca_pem);
 	if (!c->trust && (r = pki_trust_new(ca_pem, NULL, &c->trust, err)) < 0)
 		return r;
 	if (!c->sha256 || EVP_Digest(pem, len, digest, &dlen, c->sha256, NULL) != 1 ||
 	    dlen != sizeof(digest))
 		return err_set(err, -EIO, "cannot hash the certificate");
 	slot = find(c->slot, c->cap, digest);
+	if (*slot && !(*slot)->id.pub && key_decode(*slot) < 0) {
+		/* a key from the file that does not decode: verify the certificate again */
+		cert_free(*slot);
+		*slot = NULL;
+		c->n--;
+		rehash(c);
+		slot = find(c->slot, c->cap, digest);
+	}
 	if (*slot) {
 		if (now_ms / 1000 >= (*slot)->id.not_after)
 			return err_set(err, -EKEYREJECTED, "the certificate has expired");
@@ -144,6 +170,58 @@ int rpc_certcache_get(struct rpc_certcache *c, const char *ca_pem, const char *p
 		grow(c);
 	*find(c->slot, c->cap, digest) = e;
 	c->n++;
+	c->dirty = true;
 	*ret = e;
 	return 0;
+}
+
+void rpc_certcache_bind(struct rpc_certcache *c, const char *ca_pem)
+{
+	if (c->ca_pem && !strcmp(c->ca_pem, ca_pem))
+		return;
+	cache_empty(c);
+	free(c->ca_pem);
+	pki_trust_free(c->trust);
+	c->trust = NULL;
+	c->ca_pem = xstrdup(ca_pem);
+}
+
+void rpc_certcache_put(struct rpc_certcache *c, struct rpc_cert *e)
+{
+	struct rpc_cert **slot;
+
+	if (c->n >= CERTCACHE_MAX) {
+		cert_free(e);
+		return;
+	}
+	if (2 * (c->n + 1) > c->cap)
+		grow(c);
+	slot = find(c->slot, c->cap, e->digest);
+	if (*slot) {
+		cert_free(e);
+		return;
+	}
+	*slot = e;
+	c->n++;
+}
+
+const char *rpc_certcache_ca(const struct rpc_certcache *c)
+{
+	return c->ca_pem;
+}
+
+bool rpc_certcache_dirty(const struct rpc_certcache *c)
+{
+	return c->dirty;
+}
+
+const struct rpc_cert *rpc_certcache_next(const struct rpc_certcache *c, size_t *it)
+{
+	while (*it < c->cap) {
+		const struct rpc_cert *e = c->slot[(*it)++];
+
+		if (e)
+			return e;
+	}
+	return NULL;
 }

@@ -80,7 +80,23 @@ int rpc_env_build(const char *magic, const char *body, size_t body_len, const ch
 struct rpc_cert {
 	unsigned char digest[32]; /* SHA-256 of the PEM text */
 	struct pki_identity id;	  /* names, end of validity, public key */
+	unsigned char *der;	  /* loaded from a file: the key, decoded on first use */
+	size_t der_len;
 };
+
+/*
+ * For rpc_certfile.c: rpc_certcache_bind - make ca_pem the cache's CA
+ * (emptied when it was another); rpc_certcache_put - add e (taken) as
+ * verified; rpc_certcache_ca - the CA or NULL; rpc_certcache_dirty -
+ * whether a certificate was verified since the cache was made;
+ * rpc_certcache_next - the entries one by one (*it starts at 0), NULL at
+ * the end.
+ */
+void rpc_certcache_bind(struct rpc_certcache *c, const char *ca_pem);
+void rpc_certcache_put(struct rpc_certcache *c, struct rpc_cert *e);
+const char *rpc_certcache_ca(const struct rpc_certcache *c);
+bool rpc_certcache_dirty(const struct rpc_certcache *c);
+const struct rpc_cert *rpc_certcache_next(const struct rpc_certcache *c, size_t *it);
 
 /*
  * rpc_certcache_get - the certificate pem (len bytes) verified against

@@ -19,11 +19,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bus/bus.h"
 #include "rpc.h"
 #include "rpc/rpc.h"
+#include "util/log.h"
 #include "util/strutil.h"
 
 #define QUEUE_MAX ((size_t)256 << 20) /* bytes waiting to be verified */
@@ -42,6 +44,7 @@ struct rpc_client {
 	char inbox[BUS_SUBJECT_MAX];
 	char *env_urls[RPC_NATS_URLS_MAX + 1];
 	struct rpc_certcache *cache;
+	char *cache_path;     /* where verified node certificates are kept, or NULL */
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t cond;
 	bool up;
@@ -209,6 +212,41 @@ static int connect_bus(struct rpc_client *c, const char *const *urls, struct ten
 	return 0;
 }
 
+/*
+ * cache_open - the node certificates an earlier run verified, from
+ * $XDG_CACHE_HOME/tend/certs (or ~/.cache/tend/certs): a fresh process
+ * need not check every node's chain again (rpc_certfile.c).  Every
+ * reply's signature is verified all the same.  TEND_CERT_CACHE=off
+ * turns it off; a cache that cannot be read is ignored.
+ */
+static void cache_open(struct rpc_client *c)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	const char *off = getenv("TEND_CERT_CACHE");
+	struct buf dir = BUF_INIT;
+	int r;
+
+	if ((off && !strcmp(off, "off")) || (!(xdg && *xdg) && !(home && *home)))
+		return;
+	if (xdg && *xdg)
+		buf_printf(&dir, "%s", xdg);
+	else
+		buf_printf(&dir, "%s/.cache", home);
+	mkdir(buf_str(&dir), 0700);
+	buf_puts(&dir, "/tend");
+	if (mkdir(buf_str(&dir), 0700) < 0 && errno != EEXIST) {
+		buf_free(&dir);
+		return;
+	}
+	buf_puts(&dir, "/certs");
+	r = rpc_certcache_load(c->cache, c->id.ca_pem, buf_str(&dir));
+	if (r < 0)
+		log_warnx("%s: %s; not used", buf_str(&dir), strerror(-r));
+	else
+		log_debug("%s: %d verified node certificates", buf_str(&dir), r);
+	c->cache_path = buf_steal(&dir);
+}
+
 int rpc_client_open(const struct rpc_opts *o, struct rpc_client **ret, struct tend_err *err)
 {
 	struct rpc_client *c = xcalloc(1, sizeof(*c));
@@ -230,6 +268,7 @@ int rpc_client_open(const struct rpc_opts *o, struct rpc_client **ret, struct te
 		goto fail;
 	}
 	c->cache = rpc_certcache_new();
+	cache_open(c);
 	r = connect_bus(c, urls, err);
 	if (r < 0)
 		goto fail;
@@ -246,6 +285,13 @@ void rpc_client_close(struct rpc_client *c)
 		return;
 	bus_close(c->bus); /* no callback after this */
 	drop_queue(c);
+	if (c->cache_path) {
+		struct tend_err err = { "" };
+
+		if (rpc_certcache_save(c->cache, c->cache_path, &err) < 0)
+			log_debug("certificate cache: %s", err.msg);
+		free(c->cache_path);
+	}
 	for (size_t i = 0; c->env_urls[i]; i++)
 		free(c->env_urls[i]);
 	rpc_certcache_free(c->cache);

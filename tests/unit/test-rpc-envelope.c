@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -489,6 +491,69 @@ static void cache_keeps_verified_nodes_but_not_across_cas(void **state)
 	free(body);
 }
 
+/* file_replace - in the file at path, the first "from" becomes "to" (same length). */
+static void file_replace(const char *path, const char *from, const char *to)
+{
+	char buf[8192], *p;
+	size_t n;
+	FILE *f = fopen(path, "r+");
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	p = strstr(buf, from);
+	assert_non_null(p);
+	memcpy(p, to, strlen(to));
+	rewind(f);
+	fwrite(buf, 1, n, f);
+	fclose(f);
+}
+
+static void cache_file_keeps_verified_nodes_for_the_next_run(void **state)
+{
+	struct rpc_certcache *a = rpc_certcache_new(), *b = rpc_certcache_new();
+	struct rpc_certcache *c = rpc_certcache_new(), *d = rpc_certcache_new();
+	char *body = reply_body("web01", req_id), path[300];
+	char *text = envelope(body, rfx->web01.pem, rfx->web01.key);
+	struct tend_err err = { "" };
+	struct stat st;
+	json_t *o = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/certs", rfx->dir);
+	assert_int_equal(rpc_certcache_load(a, rfx->ca_pem, path), 0); /* no file yet */
+	assert_int_equal(rpc_reply_open(rfx->ca_pem, a, text, strlen(text), req_id, &o, &err), 0);
+	json_decref(o);
+	assert_int_equal(rpc_certcache_save(a, path, &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* the next run starts with what this one verified; a line that does not read is skipped */
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("garbage that is no entry\n", f);
+	fclose(f);
+	assert_int_equal(rpc_certcache_load(b, rfx->ca_pem, path), 1);
+	assert_int_equal(rpc_reply_open(rfx->ca_pem, b, text, strlen(text), req_id, &o, &err), 0);
+	json_decref(o);
+	/* the file is bound to its CA */
+	assert_int_equal(rpc_certcache_load(c, pki_ca_cert_pem(rfx->other), path), 0);
+	/* and what it says is used: a name changed in it makes the reply's name a lie */
+	file_replace(path, " web01 ", " web02 ");
+	assert_int_equal(rpc_certcache_load(d, rfx->ca_pem, path), 1);
+	assert_int_equal(rpc_reply_open(rfx->ca_pem, d, text, strlen(text), req_id, &o, &err),
+			 -EBADMSG);
+	/* so a file others may write is not used at all */
+	chmod(path, 0666);
+	assert_int_equal(rpc_certcache_load(c, rfx->ca_pem, path), -EPERM);
+	unlink(path);
+	rpc_certcache_free(a);
+	rpc_certcache_free(b);
+	rpc_certcache_free(c);
+	rpc_certcache_free(d);
+	free(text);
+	free(body);
+}
+
 /* env_ok - rpc_env_parse of text as a request envelope; must succeed. */
 static struct rpc_env env_ok(const char *text)
 {
@@ -647,6 +712,7 @@ int main(void)
 		T(reply_tampered_or_unsigned_is_refused),
 		T(reply_over_the_size_limit_is_refused_unread),
 		T(cache_keeps_verified_nodes_but_not_across_cas),
+		T(cache_file_keeps_verified_nodes_for_the_next_run),
 		T(envelope_reader_decodes_what_jansson_encodes),
 		T(envelope_reader_takes_whitespace_and_unknown_flat_members),
 		T(envelope_reader_refuses_anything_else),
