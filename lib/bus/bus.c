@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus/bus_int.h"
 #include "util/strutil.h"
 
 #define BUS_RECONNECT_FIRST_MS 100
@@ -95,43 +96,6 @@ static uint32_t rand_u32(void)
 	return v;
 }
 
-/* status_errno - a natsStatus as -errno. */
-static int status_errno(natsStatus s)
-{
-	switch (s) {
-	case NATS_OK:
-		return 0;
-	case NATS_TIMEOUT:
-		return -ETIMEDOUT;
-	case NATS_NO_RESPONDERS:
-		return -EHOSTUNREACH;
-	case NATS_CONNECTION_CLOSED:
-	case NATS_CONNECTION_DISCONNECTED:
-	case NATS_NOT_YET_CONNECTED:
-	case NATS_STALE_CONNECTION:
-		return -ENOTCONN;
-	case NATS_MAX_PAYLOAD:
-		return -EMSGSIZE;
-	case NATS_NOT_PERMITTED:
-		return -EPERM;
-	case NATS_INVALID_SUBJECT:
-	case NATS_INVALID_ARG:
-		return -EINVAL;
-	case NATS_NO_MEMORY:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
-/* nats_err - -errno of s, with "WHAT: cnats' text" in err. */
-static int nats_err(struct tend_err *err, natsStatus s, const char *what)
-{
-	const char *text = nats_GetLastError(NULL);
-
-	return err_set(err, status_errno(s) ? status_errno(s) : -EIO, "%s: %s", what,
-		       text && *text ? text : natsStatus_GetText(s));
-}
 
 /* ---- connection callbacks (cnats threads) ---- */
 
@@ -310,7 +274,7 @@ static int set_options(natsOptions *no, const struct bus_opts *o, struct bus *b,
 
 	s = natsOptions_SetServers(no, (const char **)o->urls, count_urls(o->urls));
 	if (s != NATS_OK)
-		return nats_err(err, s, "broker URLs");
+		return bus_nats_err(err, s, "broker URLs");
 	s = set_secure(no);
 	if (s == NATS_OK)
 		s = o->ca ? natsOptions_LoadCATrustedCertificates(no, o->ca) :
@@ -355,7 +319,7 @@ static struct bus_conn *conn_new(struct bus *b, struct tend_err *err)
 	natsOptions_SetErrorHandler(b->opts, on_error, c);
 	s = natsConnection_Connect(&c->nc, b->opts);
 	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-		nats_err(err, s, "connecting to the broker");
+		bus_nats_err(err, s, "connecting to the broker");
 		free(c);
 		return NULL;
 	}
@@ -547,7 +511,7 @@ int bus_connect(const struct bus_opts *o, struct bus **ret, struct tend_err *err
 			*p = '~';
 	s = natsOptions_Create(&b->opts);
 	if (s != NATS_OK) {
-		r = nats_err(err, s, "cnats");
+		r = bus_nats_err(err, s, "cnats");
 		goto fail;
 	}
 	r = set_options(b->opts, o, b, err);
@@ -623,7 +587,7 @@ int bus_request(struct bus *b, const char *subject, const void *data, size_t len
 	if (s == NATS_NO_RESPONDERS)
 		return err_set(err, -EHOSTUNREACH, "%s: nobody answers that subject", subject);
 	if (s != NATS_OK)
-		return nats_err(err, s, subject);
+		return bus_nats_err(err, s, subject);
 	n = (size_t)natsMsg_GetDataLength(m);
 	out = malloc(n + 1);
 	if (!out) {
@@ -651,7 +615,7 @@ int bus_publish_request(struct bus *b, const char *subject, const char *reply, c
 	else
 		s = natsConnection_Publish(b->conn->nc, subject, data, (int)len);
 	send_end(b);
-	return s == NATS_OK ? 0 : nats_err(err, s, subject);
+	return s == NATS_OK ? 0 : bus_nats_err(err, s, subject);
 }
 
 int bus_publish(struct bus *b, const char *subject, const void *data, size_t len,
@@ -671,7 +635,7 @@ int bus_respond(struct bus *b, const char *reply, const void *data, size_t len)
 	pthread_rwlock_rdlock(&b->rw);
 	s = natsConnection_Publish(b->conn->nc, reply, data, (int)len);
 	pthread_rwlock_unlock(&b->rw);
-	return status_errno(s);
+	return bus_status_errno(s);
 }
 
 int bus_inbox(struct bus *b, char *out, size_t len)
@@ -722,7 +686,7 @@ int bus_subscribe(struct bus *b, const char *subject, const char *queue, bus_msg
 		free(bs->subject);
 		free(bs->queue);
 		free(bs);
-		return nats_err(err, s, subject);
+		return bus_nats_err(err, s, subject);
 	}
 	return 0;
 }
@@ -736,7 +700,7 @@ int bus_flush(struct bus *b, int timeout_ms)
 	pthread_rwlock_rdlock(&b->rw);
 	s = natsConnection_FlushTimeout(b->conn->nc, timeout_ms > 0 ? timeout_ms : 1);
 	pthread_rwlock_unlock(&b->rw);
-	return status_errno(s);
+	return bus_status_errno(s);
 }
 
 bool bus_connected(struct bus *b)

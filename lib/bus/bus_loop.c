@@ -38,6 +38,7 @@
 #include <nats/adapters/libevent.h>
 #pragma GCC diagnostic pop
 
+#include "bus/bus_int.h"
 #include "util/strutil.h"
 
 #define BUS_LOOP_IO_BUF_DEFAULT 8192
@@ -68,45 +69,6 @@ struct bus_loop_conn {
 	struct bus_loop_sub subs[BUS_LOOP_SUBS_MAX];
 };
 
-/* status_errno - a natsStatus as -errno. */
-static int status_errno(natsStatus s)
-{
-	switch (s) {
-	case NATS_OK:
-		return 0;
-	case NATS_TIMEOUT:
-		return -ETIMEDOUT;
-	case NATS_NO_SERVER:
-		return -ECONNREFUSED;
-	case NATS_CONNECTION_AUTH_FAILED:
-	case NATS_NOT_PERMITTED:
-		return -EACCES;
-	case NATS_CONNECTION_CLOSED:
-	case NATS_CONNECTION_DISCONNECTED:
-	case NATS_NOT_YET_CONNECTED:
-	case NATS_STALE_CONNECTION:
-		return -ENOTCONN;
-	case NATS_MAX_PAYLOAD:
-		return -EMSGSIZE;
-	case NATS_INVALID_SUBJECT:
-	case NATS_INVALID_ARG:
-	case NATS_SSL_ERROR:
-		return -EINVAL;
-	case NATS_NO_MEMORY:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
-/* nats_err - -errno of s, with "WHAT: cnats' text" in err. */
-static int nats_err(struct tend_err *err, natsStatus s, const char *what)
-{
-	const char *text = nats_GetLastError(NULL);
-
-	return err_set(err, status_errno(s) ? status_errno(s) : -EIO, "%s: %s", what,
-		       text && *text ? text : natsStatus_GetText(s));
-}
 
 /* ---- the loop ---- */
 
@@ -143,7 +105,7 @@ int bus_loop_new(const struct bus_loop_opts *o, struct bus_loop **ret, struct te
 	}
 	s = nats_SetMessageDeliveryPoolSize(threads);
 	if (s != NATS_OK)
-		return nats_err(err, s, "the message delivery pool");
+		return bus_nats_err(err, s, "the message delivery pool");
 	natsLibevent_Init(); /* libevent's pthread locking, before any base */
 	l = xcalloc(1, sizeof(*l));
 	l->base = event_base_new();
@@ -191,7 +153,7 @@ static int conn_options(struct bus_loop *l, const struct bus_loop_conn_opts *o, 
 		s = natsOptions_SetServers(no, (const char **)o->urls, n);
 	if (s != NATS_OK) {
 		natsOptions_Destroy(no);
-		return nats_err(err, s, "broker URLs");
+		return bus_nats_err(err, s, "broker URLs");
 	}
 	s = natsOptions_SetSecure(no, true);
 	if (s == NATS_OK)
@@ -213,7 +175,7 @@ static int conn_options(struct bus_loop *l, const struct bus_loop_conn_opts *o, 
 								   BUS_LOOP_TIMEOUT_DEFAULT_MS);
 	if (s != NATS_OK) {
 		natsOptions_Destroy(no);
-		return nats_err(err, s, "the connection's TLS identity or options");
+		return bus_nats_err(err, s, "the connection's TLS identity or options");
 	}
 	if (o->name)
 		natsOptions_SetName(no, o->name);
@@ -248,7 +210,7 @@ int bus_loop_connect(struct bus_loop *l, const struct bus_loop_conn_opts *o,
 	s = natsConnection_Connect(&c->nc, no);
 	natsOptions_Destroy(no); /* the connection keeps a copy */
 	if (s != NATS_OK) {
-		r = nats_err(err, s, "connecting to the broker");
+		r = bus_nats_err(err, s, "connecting to the broker");
 		natsConnection_Destroy(c->nc);
 		pthread_cond_destroy(&c->cond);
 		pthread_mutex_destroy(&c->lock);
@@ -293,7 +255,7 @@ int bus_loop_subscribe(struct bus_loop_conn *c, const char *subject, bus_msg_fn 
 	s = natsConnection_Subscribe(&bs->sub, c->nc, subject, on_msg, bs);
 	if (s != NATS_OK) {
 		bs->sub = NULL;
-		return nats_err(err, s, subject);
+		return bus_nats_err(err, s, subject);
 	}
 	pthread_mutex_lock(&c->lock);
 	c->live++;
@@ -316,7 +278,7 @@ int bus_loop_publish(struct bus_loop_conn *c, const char *subject, const char *r
 	else
 		s = natsConnection_Publish(c->nc, subject, data, (int)len);
 	if (s != NATS_OK)
-		return nats_err(err, s, subject);
+		return bus_nats_err(err, s, subject);
 	return 0;
 }
 
@@ -324,7 +286,7 @@ int bus_loop_flush(struct bus_loop_conn *c, int timeout_ms)
 {
 	natsStatus s = natsConnection_FlushTimeout(c->nc, timeout_ms > 0 ? timeout_ms : 1);
 
-	return status_errno(s);
+	return bus_status_errno(s);
 }
 
 bool bus_loop_connected(struct bus_loop_conn *c)

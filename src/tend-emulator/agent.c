@@ -169,7 +169,7 @@ int emu_agent_connect(struct emu_agent *a, const char *url, struct tend_err *err
 	 * its broker: a refusal is tried again for a few seconds */
 	for (int tries = 0;; tries++) {
 		r = bus_loop_connect(a->emu->loop, &co, &a->conn, err);
-		if (r != -EACCES || tries == EMU_AUTH_RETRIES)
+		if ((r != -EACCES && r != -EPERM) || tries == EMU_AUTH_RETRIES)
 			break;
 		usleep(EMU_AUTH_RETRY_MS * 1000);
 	}

@@ -6,6 +6,7 @@
  * one it printed (?since=ID), so nothing is shown twice or skipped, and
  * it rides out a server restart (it says so once and keeps asking).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -129,4 +130,29 @@ int api_log_run(struct api_client *c, const struct api_log *l)
 		last = json_integer_value(next);
 	json_decref(v);
 	return l->follow ? follow(c, l, last) : 0;
+}
+
+int api_log_main(const struct api_log *l, const struct api_opts *o, int argc, char **argv,
+		 void (*usage)(FILE *))
+{
+	struct api_client c;
+	struct tend_err err;
+	int r;
+
+	if (o->help) {
+		usage(stdout);
+		return API_EXIT_OK;
+	}
+	if (optind != argc) {
+		log_warnx("%s: unexpected argument '%s'", l->what, argv[optind]);
+		usage(stderr);
+		return API_EXIT_USAGE;
+	}
+	if (api_client_init(&c, o, &err) < 0) {
+		log_warnx("%s", err.msg);
+		return API_EXIT_ERROR;
+	}
+	r = api_log_run(&c, l);
+	api_client_free(&c);
+	return r;
 }

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "api_client.h"
 
@@ -31,5 +32,13 @@ struct api_log {
 
 /* api_log_run - list (and follow) l; returns the exit status. */
 int api_log_run(struct api_client *c, const struct api_log *l);
+
+/*
+ * api_log_main - the rest of `tend events|audit` once getopt is done
+ * (optind past the options): --help, no stray argument, the client from
+ * o, then api_log_run.  Returns the exit status.
+ */
+int api_log_main(const struct api_log *l, const struct api_opts *o, int argc, char **argv,
+		 void (*usage)(FILE *));
 
 #endif

@@ -93,9 +93,7 @@ int cmd_audit(int argc, char **argv)
 			     .id = "seq", .none = "no audit records yet", .limit = 50,
 			     .print = print_record };
 	struct api_opts o = { 0 };
-	struct api_client c;
-	struct tend_err err;
-	int ch, r;
+	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "hfn:", opts, NULL)) != -1) {
@@ -104,20 +102,5 @@ int cmd_audit(int argc, char **argv)
 		usage(stderr);
 		return API_EXIT_USAGE;
 	}
-	if (o.help) {
-		usage(stdout);
-		return API_EXIT_OK;
-	}
-	if (optind != argc) {
-		log_warnx("audit: unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		return API_EXIT_USAGE;
-	}
-	if (api_client_init(&c, &o, &err) < 0) {
-		log_warnx("%s", err.msg);
-		return API_EXIT_ERROR;
-	}
-	r = api_log_run(&c, &l);
-	api_client_free(&c);
-	return r;
+	return api_log_main(&l, &o, argc, argv, usage);
 }
