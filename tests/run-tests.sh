@@ -14,20 +14,21 @@ trap 'rm -rf "$logdir"' EXIT
 
 run_one() { # label command...
 	local label=$1; shift
-	local log="$logdir/$(echo "$label" | tr '/ ' '__').log" rc
+	local log="$logdir/$(echo "$label" | tr '/ ' '__').log" rc start=$SECONDS took
 	rm -f "$logdir"/san.*
 	"$@" >"$log" 2>&1
 	rc=$?
+	took="$((SECONDS - start))s"
 	if ls "$logdir"/san.* >/dev/null 2>&1; then
 		cat "$logdir"/san.* >>"$log"
 		rc=1
 		echo "sanitizer report:" >>"$log"
 	fi
 	case $rc in
-	0) pass=$((pass + 1)); echo "PASS $label" ;;
+	0) pass=$((pass + 1)); echo "PASS $label ($took)" ;;
 	77) skip=$((skip + 1)); skipped+=("$label: $(grep -m1 -i '^skip' "$log" | sed 's/^skip:* *//I')")
-	    echo "SKIP $label" ;;
-	*) fail=$((fail + 1)); failed_names+=("$label"); echo "FAIL $label (exit $rc)"
+	    echo "SKIP $label ($took)" ;;
+	*) fail=$((fail + 1)); failed_names+=("$label"); echo "FAIL $label (exit $rc, $took)"
 	   sed 's/^/    | /' "$log" | tail -n 40 ;;
 	esac
 }
