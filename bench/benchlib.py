@@ -22,7 +22,10 @@ import json
 import os
 import statistics
 import subprocess
+import socket
 import sys
+import time
+import urllib.request
 
 
 def env(name, default=None):
@@ -101,3 +104,27 @@ def write_suite(doc):
     with open(out + ".tmp", "w") as f:
         json.dump(doc, f, indent=1)
     os.replace(out + ".tmp", out)
+
+
+def free_port():
+    """a TCP port nobody listens on right now, on 127.0.0.1"""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_health(url, proc, log):
+    """wait until tend-server (process proc, log file log) answers /v1/health at url"""
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise BenchError("tend-server exited (%s); see %s" % (proc.returncode, log))
+        try:
+            with urllib.request.urlopen(url + "/v1/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise BenchError("tend-server does not answer on %s; see %s" % (url, log))

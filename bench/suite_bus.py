@@ -27,7 +27,6 @@ private memory, since most of an idle agent's RSS is shared library pages
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,28 +40,6 @@ WINDOW = 256
 TARGET = 20000.0
 IDLE_TARGET_KB = 6 * 1024
 IDLE_SAMPLES = 3
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_health(url, proc, log):
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise bl.BenchError("tend-server exited (%s); see %s" % (proc.returncode, log))
-        try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise bl.BenchError("tend-server does not answer on %s; see %s" % (url, log))
 
 
 def rss_kb(pid, key="VmHWM"):
@@ -159,7 +136,7 @@ def main():
     logs = os.path.join(work, "logs")
     os.makedirs(logs, exist_ok=True)
     state = os.path.join(work, "bus-state")
-    port, nport = free_port(), free_port()
+    port, nport = bl.free_port(), bl.free_port()
     slog = os.path.join(logs, "bus-server.log")
     with open(slog, "w") as lf:
         proc = subprocess.Popen([server, "--state", state, "--listen", "127.0.0.1:%d" % port,
@@ -167,7 +144,7 @@ def main():
                                 stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
     measured = []
     try:
-        wait_health("http://127.0.0.1:%d" % port, proc, slog)
+        bl.wait_health("http://127.0.0.1:%d" % port, proc, slog)
         ca = os.path.join(state, "ca")
         argv = [load, "--url", "tls://127.0.0.1:%d" % nport, "--ca", os.path.join(ca, "ca.pem"),
                 "--cert", os.path.join(ca, "server.pem"), "--key", os.path.join(ca, "server.key"),

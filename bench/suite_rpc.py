@@ -34,7 +34,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -49,14 +48,6 @@ POLICY = "rules:\n  - allow: [ping]\n    roles: [ops]\n"
 CONNECT_TIMEOUT_S = 1800  # enrollment of the first agents included
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def api(url, token, method="GET", body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
@@ -64,20 +55,6 @@ def api(url, token, method="GET", body=None):
                                           "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.load(r)
-
-
-def wait_health(url, proc, log):
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise bl.BenchError("tend-server exited (%s); see %s" % (proc.returncode, log))
-        try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise bl.BenchError("tend-server does not answer on %s; see %s" % (url, log))
 
 
 def server_cmd(server, state, args, what):
@@ -151,7 +128,7 @@ class Bench:
         os.makedirs(self.logs, exist_ok=True)
         self.state = os.path.join(work, "rpc-state")
         self.emu_state = os.path.join(work, "rpc-emu")
-        self.port, self.nport = free_port(), free_port()
+        self.port, self.nport = bl.free_port(), bl.free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.nats = "tls://127.0.0.1:%d" % self.nport
         self.proc = None
@@ -170,7 +147,7 @@ class Bench:
         with open(slog, "w") as lf:
             self.proc = subprocess.Popen([self.server, "--state", self.state] + listen,
                                          stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
-        wait_health(self.url, self.proc, slog)
+        bl.wait_health(self.url, self.proc, slog)
         self.identity = os.path.join(self.work, "bench.identity")
         server_cmd(self.server, self.state,
                    listen + ["user", "add", "bench", "--role", "ops", "--out", self.identity],
