@@ -30,19 +30,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/../demo-lib.sh"
 cd "$work" || exit 1
-n=0
-
-say() { n=$((n + 1)); printf '\n== %d. %s\n' "$n" "$*"; }
-fail() { printf '\ndemo: FAILED: %s\n' "$*" >&2; exit 1; }
-show() { # show a command line, run it, fail the demo when it fails
-	printf '$ %s\n' "$1"
-	eval "$1" || fail "$1"
-}
-refused() { # show a command line that must fail
-	printf '$ %s\n' "$1"
-	if eval "$1"; then fail "expected a refusal: $1"; fi
-}
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export TEND_SERVER=http://127.0.0.1:$port
