@@ -44,7 +44,19 @@ ROOT=$T/root
 OUT=$T/.stdout
 ERR=$T/.stderr
 RC=0
-mkdir -p "$ROOT"
+mkdir -p "$ROOT" "$T/home"
+# nothing of the caller's home (caches, git or CLI settings) is read or
+# written, and tests running side by side do not share one
+export HOME=$T/home
+unset XDG_CONFIG_HOME XDG_CACHE_HOME XDG_DATA_HOME
+# python3 is Debian's (make deps installs it), called directly: a version
+# manager's shim in PATH costs a dozen processes per call, and the tests
+# make hundreds of calls
+if [ -x /usr/bin/python3 ]; then
+	mkdir -p "$T/.bin"
+	ln -s /usr/bin/python3 "$T/.bin/python3"
+	PATH=$T/.bin:$PATH
+fi
 
 _n=0
 _failed=0

@@ -300,7 +300,7 @@ for r in "PUT /v1/files/tags/x.yaml" "DELETE /v1/files/tags/base.yaml" "POST /v1
 done
 check "HEAD unchanged" test "$(git_head)" = "$C2"
 
-step "kill -9 during 100 concurrent writes; restart; every 2xx write is there"
+step "kill -9 during 20 concurrent writes; restart; every 2xx write is there"
 # writer N HEAD - put files/load/N.txt, retrying on 409 from the head it names
 writer() {
 	local n=$1 head=$2 code i
@@ -321,13 +321,13 @@ mkdir "$T/load"
 : >"$T/load/answered"
 H=$(server_head)
 pids=
-for n in $(seq 1 100); do
+for n in $(seq 1 20); do
 	writer "$n" "$H" &
 	pids="$pids $!"
 done
 # kill while writes are still under way: after a few have been answered
 for _ in $(seq 1 600); do
-	[ "$(wc -l <"$T/load/answered")" -ge 15 ] && break
+	[ "$(wc -l <"$T/load/answered")" -ge 5 ] && break
 	sleep 0.05
 done
 kill -KILL "$SERVER_PID"
@@ -336,7 +336,7 @@ wait $pids
 SERVER_PID=
 answered=$(wc -l <"$T/load/answered")
 note "$answered writes answered 2xx before the kill"
-check "some writes were answered, not all" test "$answered" -ge 1 -a "$answered" -lt 100
+check "some writes were answered, not all" test "$answered" -ge 1 -a "$answered" -lt 20
 check "git fsck is clean after the kill" bash -c "set -o pipefail; git --git-dir='$GITDIR' fsck --strict --no-dangling --no-progress 2>&1 | (! grep .)"
 server_start || done_testing
 missing=
