@@ -71,6 +71,13 @@ int pki_key_load(const char *path, EVP_PKEY **ret, struct tend_err *err);
  */
 int pki_key_fingerprint(EVP_PKEY *k, char out[PKI_FPR_HEX + 1]);
 
+/*
+ * pki_pubkey_decode - the public key in DER SubjectPublicKeyInfo (der,
+ * len bytes: all of it), as i2d_PUBKEY wrote it.  -EINVAL when it is
+ * not one.
+ */
+int pki_pubkey_decode(const unsigned char *der, size_t len, EVP_PKEY **ret);
+
 /* ---- certificate requests (pki_csr.c) ---- */
 
 /*

@@ -2,11 +2,14 @@
  * pki_key.c - private keys: made (EC P-256), saved (PKCS#8 PEM, 0600,
  * atomically), loaded (refused when others may read them), and
  * fingerprinted (SHA-256 of the public key) so that a person can compare
- * what a node shows with what the server was asked to sign.
+ * what a node shows with what the server was asked to sign.  Public keys
+ * kept as DER (a certificate cache) are decoded again quickly.
  */
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <string.h>
 
 #include "pki/pki.h"
@@ -117,5 +120,58 @@ int pki_key_fingerprint(EVP_PKEY *k, char out[PKI_FPR_HEX + 1])
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[PKI_FPR_HEX] = '\0';
+	return 0;
+}
+
+/*
+ * The DER SubjectPublicKeyInfo of every P-256 key with an uncompressed
+ * point is these 26 bytes (SEQUENCE, AlgorithmIdentifier id-ecPublicKey
+ * prime256v1, BIT STRING header) and then the 65 bytes of the point.
+ */
+static const unsigned char p256_spki_prefix[] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+};
+#define P256_POINT_LEN 65
+
+/* p256_from_point - the public key of the uncompressed P-256 point pt, or NULL. */
+static EVP_PKEY *p256_from_point(const unsigned char *pt)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *k = NULL;
+	OSSL_PARAM p[3];
+
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+	p[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt,
+						 P256_POINT_LEN);
+	p[2] = OSSL_PARAM_construct_end();
+	if (!c || EVP_PKEY_fromdata_init(c) != 1 ||
+	    EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, p) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(c);
+	return k;
+}
+
+int pki_pubkey_decode(const unsigned char *der, size_t len, EVP_PKEY **ret)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *k = NULL;
+
+	/* d2i_PUBKEY goes through OpenSSL 3's decoder search: about 100 us a
+	 * key here, against 15 us for a P-256 point given directly; a CLI
+	 * that hears from thousands of nodes decodes thousands of keys */
+	if (len == sizeof(p256_spki_prefix) + P256_POINT_LEN &&
+	    !memcmp(der, p256_spki_prefix, sizeof(p256_spki_prefix)) &&
+	    der[sizeof(p256_spki_prefix)] == 0x04)
+		k = p256_from_point(der + sizeof(p256_spki_prefix));
+	else if (len <= 0x7fffffff && (k = d2i_PUBKEY(NULL, &p, (long)len)) && p != der + len) {
+		EVP_PKEY_free(k); /* bytes after the key */
+		k = NULL;
+	}
+	if (!k) {
+		ERR_clear_error();
+		return -EINVAL;
+	}
+	*ret = k;
 	return 0;
 }

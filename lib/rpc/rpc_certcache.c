@@ -105,10 +105,8 @@ static void grow(struct rpc_certcache *c)
 /* key_decode - e's public key from the DER a file gave; -EINVAL when it does not decode. */
 static int key_decode(struct rpc_cert *e)
 {
-	const unsigned char *p = e->der;
-
-	e->id.pub = e->der ? d2i_PUBKEY(NULL, &p, (long)e->der_len) : NULL;
-	return e->id.pub ? 0 : -EINVAL;
+	e->id.pub = NULL;
+	return e->der ? pki_pubkey_decode(e->der, e->der_len, &e->id.pub) : -EINVAL;
 }
 
 /* rehash - every entry again (linear probing: after a removal). */

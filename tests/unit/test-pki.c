@@ -928,6 +928,48 @@ static void signature_verifies_only_for_the_same_bytes_and_key(void **state)
 	pki_ca_free(ca);
 }
 
+/* a public key kept as DER decodes to the same key: P-256 through its
+ * quick path, others (RSA) through OpenSSL's decoders; anything else,
+ * or trailing bytes, is refused */
+static void public_key_der_decodes_to_the_same_key(void **state)
+{
+	struct tend_err err = { "" };
+	EVP_PKEY *k = new_key(), *rsa = EVP_RSA_gen(2048), *back = NULL;
+	unsigned char *der = NULL, *rder = NULL, junk[92];
+	int n = i2d_PUBKEY(k, &der), rn = i2d_PUBKEY(rsa, &rder);
+	char *sig = NULL;
+
+	(void)state;
+	assert_int_equal(n, 91);
+	assert_int_equal(pki_pubkey_decode(der, (size_t)n, &back), 0);
+	assert_int_equal(EVP_PKEY_eq(k, back), 1);
+	assert_int_equal(pki_sign(k, "body", 4, &sig, &err), 0);
+	assert_int_equal(pki_verify_key(back, "body", 4, sig, &err), 0);
+	assert_int_equal(pki_verify_key(back, "bodY", 4, sig, &err), -EKEYREJECTED);
+	EVP_PKEY_free(back);
+	back = NULL;
+	assert_true(rn > 91);
+	assert_int_equal(pki_pubkey_decode(rder, (size_t)rn, &back), 0);
+	assert_int_equal(EVP_PKEY_eq(rsa, back), 1);
+	EVP_PKEY_free(back);
+	back = NULL;
+	/* a point that is not on the curve, a truncated key, trailing bytes */
+	memcpy(junk, der, 91);
+	junk[60] ^= 1;
+	assert_int_equal(pki_pubkey_decode(junk, 91, &back), -EINVAL);
+	assert_int_equal(pki_pubkey_decode(der, 90, &back), -EINVAL);
+	memcpy(junk, der, 91);
+	junk[91] = 0;
+	assert_int_equal(pki_pubkey_decode(junk, 92, &back), -EINVAL);
+	assert_int_equal(pki_pubkey_decode(rder, (size_t)rn - 1, &back), -EINVAL);
+	assert_null(back);
+	free(sig);
+	OPENSSL_free(der);
+	OPENSSL_free(rder);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(rsa);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -968,6 +1010,7 @@ int main(void)
 		T(server_certificate_of_another_ca_is_replaced),
 		T(server_certificate_near_its_end_is_renewed),
 		T(signature_verifies_only_for_the_same_bytes_and_key),
+		T(public_key_der_decodes_to_the_same_key),
 	};
 #undef T
 
