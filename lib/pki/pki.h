@@ -171,9 +171,28 @@ int pki_ca_issue_node(struct pki_ca *ca, X509_REQ *csr, const char *cn, int days
  * pki_ca_revoke - add serial_hex to the CRL and rewrite crl.pem
  * atomically (a new CRL number, signed by the CA).  Revoking a serial
  * twice is not an error (nothing changes).  -EINVAL for a serial that is
- * not hex.
+ * not hex.  The list it adds to is the one on disk (under an flock on
+ * the CA directory): revocations made by other processes are kept.
  */
 int pki_ca_revoke(struct pki_ca *ca, const char *serial_hex, struct tend_err *err);
+
+/*
+ * pki_ca_crl_reload - read crl.pem again (another process revoked
+ * something); the list in use stays when the file does not check.
+ */
+int pki_ca_crl_reload(struct pki_ca *ca, struct tend_err *err);
+
+/* pki_ca_crl_number - the CRL number of the list in use (it grows with every revoke). */
+long long pki_ca_crl_number(const struct pki_ca *ca);
+
+/*
+ * pki_crl_check - whether crl_pem is a revocation list signed by the CA
+ * certificate ca_pem; its CRL number in *ret_number.  Its dates are not
+ * looked at (a list that has expired still names what it revoked).
+ * -EKEYREJECTED when another key signed it, -EINVAL when it does not parse.
+ */
+int pki_crl_check(const char *ca_pem, const char *crl_pem, long long *ret_number,
+		  struct tend_err *err);
 
 /* pki_ca_is_revoked - whether serial_hex is in the CRL. */
 bool pki_ca_is_revoked(struct pki_ca *ca, const char *serial_hex);

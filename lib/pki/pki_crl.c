@@ -12,14 +12,22 @@
  * is opened with less than half of that left, so a verifier that checks
  * CRL freshness never sees an expired one from a server restarted at
  * least twice a year.
+ *
+ * More than one process revokes: the running server (a node, through
+ * the API) and `tend-server user revoke`.  So a revoke holds an flock on
+ * the CA directory and starts from the list on disk, not from the one
+ * this process read earlier, which would drop the other's revocations.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pki/pki.h"
 #include "pki/pki_int.h"
@@ -38,6 +46,19 @@ static ASN1_INTEGER *next_number(const X509_CRL *old)
 		next = BN_to_ASN1_INTEGER(bn, NULL);
 	BN_free(bn);
 	return next;
+}
+
+/* number_of - crl's CRL number (0 without one, or one too large). */
+static long long number_of(const X509_CRL *crl)
+{
+	ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	int64_t v = 0;
+
+	if (!n || !ASN1_INTEGER_get_int64(&v, n) || v < 0)
+		v = 0;
+	ASN1_INTEGER_free(n);
+	ERR_clear_error();
+	return (long long)v;
 }
 
 /* crl_entries - old's entries, and a new one for add (may be NULL) dated now. */
@@ -127,6 +148,7 @@ static int crl_write(struct pki_ca *ca, ASN1_INTEGER *add, struct tend_err *err)
 	free(ca->crl_pem);
 	ca->crl = crl;
 	ca->crl_pem = pem;
+	ca->crl_number = number_of(crl);
 	return 0;
 }
 
@@ -160,8 +182,11 @@ static int crl_read(struct pki_ca *ca, struct tend_err *err)
 		buf_free(&b);
 		return r;
 	}
+	X509_CRL_free(ca->crl);
+	free(ca->crl_pem);
 	ca->crl = crl;
 	ca->crl_pem = buf_steal(&b);
+	ca->crl_number = number_of(crl);
 	return 0;
 }
 
@@ -193,19 +218,75 @@ bool pki_ca_is_revoked(struct pki_ca *ca, const char *serial_hex)
 	return found == 1;
 }
 
+/* lock_dir - an flock on the CA directory (blocking); the fd, or -errno. */
+static int lock_dir(struct pki_ca *ca, struct tend_err *err)
+{
+	int fd = open(ca->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, -e, "%s: cannot lock: %s", ca->dir, strerror(e));
+	}
+	return fd;
+}
+
 int pki_ca_revoke(struct pki_ca *ca, const char *serial_hex, struct tend_err *err)
 {
 	ASN1_INTEGER *serial = NULL;
-	int r;
+	int r, fd;
 
 	if (pki_serial_parse(serial_hex, &serial) < 0)
 		return err_set(err, -EINVAL, "bad serial number '%.60s': expected 1 to %d hex digits",
 			       serial_hex ? serial_hex : "", PKI_SERIAL_HEX_MAX);
-	if (pki_ca_is_revoked(ca, serial_hex)) {
+	fd = lock_dir(ca, err);
+	if (fd < 0) {
 		ASN1_INTEGER_free(serial);
-		return 0;
+		return fd;
 	}
-	r = crl_write(ca, serial, err);
+	/* what another process revoked since this one read the list stays */
+	r = crl_read(ca, err);
+	if (r == 0 && !pki_ca_is_revoked(ca, serial_hex))
+		r = crl_write(ca, serial, err);
+	close(fd);
 	ASN1_INTEGER_free(serial);
+	return r;
+}
+
+int pki_ca_crl_reload(struct pki_ca *ca, struct tend_err *err)
+{
+	int fd = lock_dir(ca, err), r;
+
+	if (fd < 0)
+		return fd;
+	r = crl_read(ca, err);
+	close(fd);
+	return r;
+}
+
+long long pki_ca_crl_number(const struct pki_ca *ca)
+{
+	return ca->crl_number;
+}
+
+int pki_crl_check(const char *ca_pem, const char *crl_pem, long long *ret_number,
+		  struct tend_err *err)
+{
+	X509 *ca = NULL;
+	X509_CRL *crl = NULL;
+	int r = pki_cert_parse(ca_pem, 0, &ca, err);
+
+	if (r == 0)
+		r = pki_crl_parse(crl_pem, &crl, err);
+	if (r == 0 && (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ||
+		       X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1))
+		r = err_set(err, -EKEYREJECTED, "the revocation list is not signed by the CA");
+	if (r == 0)
+		*ret_number = number_of(crl);
+	ERR_clear_error();
+	X509_CRL_free(crl);
+	X509_free(ca);
 	return r;
 }

@@ -68,6 +68,7 @@ struct pki_ca {
 	char *cert_pem;
 	X509_CRL *crl;
 	char *crl_pem;
+	long long crl_number; /* crl's */
 	EVP_PKEY *srv_key;   /* after pki_ca_server_cert */
 	char *srv_pem;
 };

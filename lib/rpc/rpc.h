@@ -172,6 +172,18 @@ struct rpc_agent;
 int rpc_agent_new(const struct rpc_agent_cfg *cfg, struct rpc_agent **ret, struct tend_err *err);
 void rpc_agent_free(struct rpc_agent *a);
 
+/*
+ * rpc_agent_set_crl - refuse the callers the revocation list crl_pem
+ * revokes, from now on.  The list must be signed by the agent's CA
+ * (-EKEYREJECTED, -EINVAL otherwise) and newer (a higher CRL number)
+ * than the one in use: 1 when it is now in use, 0 when it was not newer.
+ * The broker refuses revoked identities too; this holds where a broker
+ * was not told (another cluster member, a configuration not reloaded).
+ * rpc_agent_crl_number - the list in use's number, 0 without one.
+ */
+int rpc_agent_set_crl(struct rpc_agent *a, const char *crl_pem, struct tend_err *err);
+long long rpc_agent_crl_number(const struct rpc_agent *a);
+
 /* rpc_agent_set_policy - take p (NULL: no policy, everything refused). */
 void rpc_agent_set_policy(struct rpc_agent *a, struct rpc_policy *p);
 

@@ -44,6 +44,7 @@ struct rpc_agent {
 	bool own_certs;
 	struct rpc_nonce *nonces;
 	struct rpc_policy *policy;
+	long long crl_number; /* of the revocation list in use; 0: none */
 };
 
 /* What the body says, beyond what struct rpc_call keeps. */
@@ -105,6 +106,26 @@ void rpc_agent_free(struct rpc_agent *a)
 	rpc_nonce_free(a->nonces);
 	rpc_policy_free(a->policy);
 	free(a);
+}
+
+int rpc_agent_set_crl(struct rpc_agent *a, const char *crl_pem, struct tend_err *err)
+{
+	long long n = 0;
+	int r = pki_crl_check(a->ca_pem, crl_pem, &n, err);
+
+	if (r < 0)
+		return r;
+	/* an older list (replayed, or read from a stale copy) never replaces a newer one */
+	if (a->crl_number && n <= a->crl_number)
+		return 0;
+	rpc_certcache_set_crl(a->certs, crl_pem);
+	a->crl_number = n > 0 ? n : 1;
+	return 1;
+}
+
+long long rpc_agent_crl_number(const struct rpc_agent *a)
+{
+	return a->crl_number;
 }
 
 void rpc_agent_set_policy(struct rpc_agent *a, struct rpc_policy *p)

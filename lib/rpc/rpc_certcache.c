@@ -4,8 +4,8 @@
  * certificate in every request, and the CLI the same node certificates
  * in every reply, so the chain is checked once and the public key parsed
  * once; later requests cost a hash and a lookup.  An entry is good until
- * its certificate's end of validity (checked on every hit) or until the
- * CA changes.
+ * its certificate's end of validity (checked on every hit), until the
+ * CA changes or until a new revocation list is set.
  *
  * An open-addressing table (linear probing, at most half full) of
  * pointers; it is emptied when it reaches CERTCACHE_MAX entries rather
@@ -28,7 +28,8 @@
 
 struct rpc_certcache {
 	char *ca_pem;		 /* the CA the entries verified against */
-	struct pki_trust *trust; /* ca_pem parsed */
+	char *crl_pem;		 /* and its revocation list, or NULL */
+	struct pki_trust *trust; /* ca_pem and crl_pem parsed */
 	EVP_MD *sha256;
 	struct rpc_cert **slot;
 	size_t cap, n;
@@ -71,6 +72,7 @@ void rpc_certcache_free(struct rpc_certcache *c)
 	cache_empty(c);
 	free(c->slot);
 	free(c->ca_pem);
+	free(c->crl_pem);
 	pki_trust_free(c->trust);
 	EVP_MD_free(c->sha256);
 	free(c);
@@ -135,7 +137,7 @@ int rpc_certcache_get(struct rpc_certcache *c, const char *ca_pem, const char *p
 		return err_set(err, -EINVAL, "the certificate is not text of at most %d bytes",
 			       PKI_PEM_MAX);
 	rpc_certcache_bind(c, ca_pem);
-	if (!c->trust && (r = pki_trust_new(ca_pem, NULL, &c->trust, err)) < 0)
+	if (!c->trust && (r = pki_trust_new(ca_pem, c->crl_pem, &c->trust, err)) < 0)
 		return r;
 	if (!c->sha256 || EVP_Digest(pem, len, digest, &dlen, c->sha256, NULL) != 1 ||
 	    dlen != sizeof(digest))
@@ -179,9 +181,20 @@ void rpc_certcache_bind(struct rpc_certcache *c, const char *ca_pem)
 		return;
 	cache_empty(c);
 	free(c->ca_pem);
+	free(c->crl_pem); /* another CA's */
+	c->crl_pem = NULL;
 	pki_trust_free(c->trust);
 	c->trust = NULL;
 	c->ca_pem = xstrdup(ca_pem);
+}
+
+void rpc_certcache_set_crl(struct rpc_certcache *c, const char *crl_pem)
+{
+	free(c->crl_pem);
+	c->crl_pem = crl_pem ? xstrdup(crl_pem) : NULL;
+	pki_trust_free(c->trust);
+	c->trust = NULL;
+	cache_empty(c); /* verified before this list: verified again */
 }
 
 void rpc_certcache_put(struct rpc_certcache *c, struct rpc_cert *e)

@@ -95,6 +95,8 @@ struct rpc_cert {
 void rpc_certcache_bind(struct rpc_certcache *c, const char *ca_pem);
 void rpc_certcache_put(struct rpc_certcache *c, struct rpc_cert *e);
 const char *rpc_certcache_ca(const struct rpc_certcache *c);
+/* rpc_certcache_set_crl - verify with crl_pem (NULL: none) from now on; forgets every entry. */
+void rpc_certcache_set_crl(struct rpc_certcache *c, const char *crl_pem);
 bool rpc_certcache_dirty(const struct rpc_certcache *c);
 const struct rpc_cert *rpc_certcache_next(const struct rpc_certcache *c, size_t *it);
 

@@ -240,6 +240,23 @@ static json_t *catalog_answer(struct bus_server *bs, const char *node, const cha
 	return answer;
 }
 
+/*
+ * add_crl - the CA's revocation list into answer when it is newer than
+ * the one the agent has (its number: have; 0 or absent: none), so that
+ * an agent refuses revoked administrators even where a broker was not
+ * told.  The list is signed by the CA: it needs no other signature.
+ * Under s->lock (a revoke or SIGHUP replaces the list).
+ */
+static void add_crl(struct bus_server *bs, json_t *answer, json_int_t have)
+{
+	const char *pem = bs->srv->ca ? pki_ca_crl_pem(bs->srv->ca) : NULL;
+	const char *status = json_string_value(json_object_get(answer, "status"));
+
+	if (pem && status && strcmp(status, "error") &&
+	    pki_ca_crl_number(bs->srv->ca) > (long long)have)
+		json_object_set_new(answer, "crl", json_string(pem));
+}
+
 /* parse_object - data as a JSON object of at most max bytes, or NULL with why. */
 static json_t *parse_object(const void *data, size_t len, size_t max, struct tend_err *err)
 {
@@ -283,6 +300,7 @@ static void on_catalog(void *arg, const char *subject, const char *reply, const 
 	}
 	pthread_mutex_lock(&bs->srv->lock);
 	answer = catalog_answer(bs, node, json_string_value(h));
+	add_crl(bs, answer, json_integer_value(json_object_get(req, "crl")));
 	pthread_mutex_unlock(&bs->srv->lock);
 	json_decref(req);
 	respond_json(bs, reply, answer);

@@ -25,6 +25,7 @@
 #include "bus_server.h"
 #include "compile.h"
 #include "db.h"
+#include "pki/pki.h"
 #include "repo.h"
 #include "server.h"
 #include "util/log.h"
@@ -433,6 +434,15 @@ static int cmd_check(struct srv_config *c, bool json)
 
 /* ---- serving ---- */
 
+/* reload_crl - the CRL another process may have rewritten; agents get it with their next catalog. */
+static void reload_crl(struct server *s)
+{
+	struct tend_err err = { "" };
+
+	if (s->ca && pki_ca_crl_reload(s->ca, &err) < 0)
+		log_warnx("revocation list: %s; the one read before stays in use", err.msg);
+}
+
 static int serve(struct srv_config *c)
 {
 	struct server s = { 0 };
@@ -480,9 +490,10 @@ static int serve(struct srv_config *c)
 		if (sig != SIGHUP)
 			break;
 		/* `tend-server user add|revoke` changed the identities */
-		log_info("SIGHUP: reloading the broker's users");
+		log_info("SIGHUP: reloading the broker's users and the revocation list");
 		pthread_mutex_lock(&s.lock);
 		broker_reload(&s);
+		reload_crl(&s);
 		pthread_mutex_unlock(&s.lock);
 	}
 	log_info("signal %d: stopping", sig);

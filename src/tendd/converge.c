@@ -95,6 +95,8 @@ static int fetch(struct agent *a)
 	int r;
 
 	req = json_pack("{s:o}", "hash", a->hash[0] ? json_string(a->hash) : json_null());
+	if (a->rpc) /* the revocation list this agent has: a newer one comes with the answer */
+		json_object_set_new(req, "crl", json_integer(rpc_node_crl_number(a->rpc)));
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	r = ask(a, "catalog", text, strlen(text), a->request_timeout_ms, &ans, &err);
@@ -104,6 +106,8 @@ static int fetch(struct agent *a)
 		return r;
 	}
 	status = json_string_value(json_object_get(ans, "status"));
+	if (a->rpc && json_is_string(json_object_get(ans, "crl")))
+		rpc_node_crl(a->rpc, json_string_value(json_object_get(ans, "crl")));
 	if (status && !strcmp(status, "not-modified")) {
 		log_debug("catalog %s: not modified", a->hash);
 	} else if (status && !strcmp(status, "ok")) {

@@ -43,6 +43,7 @@
 #include "pki/pki.h"
 #include "rpc/rpc.h"
 #include "tendd.h"
+#include "util/atomic.h"
 #include "util/log.h"
 #include "util/strutil.h"
 
@@ -399,6 +400,71 @@ static void on_request(void *arg, const char *subject, const char *reply, const 
 	pthread_mutex_unlock(&n->mu);
 }
 
+/* ---- the revocation list -------------------------------------------------------- */
+
+/* crl_save - pem as STATE/crl.pem, atomically. */
+static void crl_save(struct rpc_node *n, const char *pem)
+{
+	int dfd = open(n->a->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = -errno;
+
+	if (dfd >= 0) {
+		r = atomic_write_at(dfd, TENDD_CRL_FILE, pem, strlen(pem), 0644, ATOMIC_KEEP_OWNER,
+				    (gid_t)-1);
+		close(dfd);
+	}
+	if (r < 0)
+		log_warnx("rpc: cannot keep the revocation list in %s/%s: %s", n->a->state,
+			  TENDD_CRL_FILE, strerror(-r));
+}
+
+int rpc_node_crl(struct rpc_node *n, const char *pem)
+{
+	struct tend_err err = { "" };
+	long long number;
+	int r;
+
+	pthread_mutex_lock(&n->mu);
+	r = rpc_agent_set_crl(n->ra, pem, &err);
+	number = rpc_agent_crl_number(n->ra);
+	pthread_mutex_unlock(&n->mu);
+	if (r < 0) {
+		log_warnx("rpc: refused a revocation list: %s", err.msg);
+		return r;
+	}
+	if (r > 0) {
+		log_info("rpc: revocation list %lld in use", number);
+		crl_save(n, pem);
+	}
+	return r;
+}
+
+long long rpc_node_crl_number(struct rpc_node *n)
+{
+	long long v;
+
+	pthread_mutex_lock(&n->mu);
+	v = rpc_agent_crl_number(n->ra);
+	pthread_mutex_unlock(&n->mu);
+	return v;
+}
+
+/* crl_load - the list kept from an earlier run, if any. */
+static void crl_load(struct rpc_node *n)
+{
+	struct buf p = BUF_INIT, pem = BUF_INIT;
+	struct tend_err err = { "" };
+	int r;
+
+	state_path(&p, n->a->state, TENDD_CRL_FILE);
+	r = read_file_max(buf_str(&p), TENDD_CRL_MAX, &pem);
+	if (r < 0 && r != -ENOENT)
+		log_warnx("rpc: cannot read %s: %s", buf_str(&p), strerror(-r));
+	else if (r == 0 && rpc_agent_set_crl(n->ra, buf_str(&pem), &err) < 0)
+		log_warnx("rpc: %s: %s; not used", buf_str(&p), err.msg);
+	buf_free(&p);
+	buf_free(&pem);
+}
+
 /* ---- life ------------------------------------------------------------------- */
 
 /* load_identity - the node's key and certificate, for its replies. */
@@ -462,6 +528,7 @@ int rpc_node_new(struct agent *a, const json_t *catalog, struct rpc_node **ret,
 		r = err_set(err, -errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	crl_load(n);
 	if (catalog)
 		rpc_node_catalog(n, catalog, json_string_value(json_object_get(catalog, "hash")));
 	facts = agent_facts(a);

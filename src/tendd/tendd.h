@@ -301,6 +301,19 @@ void rpc_node_catalog(struct rpc_node *n, const json_t *catalog, const char *has
 /* rpc_node_facts - the facts filters, policies and the facts action see (borrowed). */
 void rpc_node_facts(struct rpc_node *n, json_t *facts);
 
+/*
+ * rpc_node_crl - a revocation list the server sent (with a catalog
+ * answer): used from now on, and kept in STATE/crl.pem, when it is
+ * signed by the CA and newer than the one in use (1); 0 when it was not
+ * newer; -errno when it was refused (logged).  rpc_node_crl_number - the
+ * number of the list in use, 0 without one: what the catalog request
+ * tells the server.
+ */
+#define TENDD_CRL_FILE "crl.pem"
+#define TENDD_CRL_MAX ((size_t)16 << 20)
+int rpc_node_crl(struct rpc_node *n, const char *pem);
+long long rpc_node_crl_number(struct rpc_node *n);
+
 /* rpc_node_connected - the broker is back: forward the audit lines it missed. */
 void rpc_node_connected(struct rpc_node *n);
 

@@ -188,6 +188,28 @@ run "$TEND_SERVER_BIN" --state "$STATE" user ls --json
 check "user ls shows the revocation" python3 -c 'import json,sys; d={u["name"]: u for u in json.load(open(sys.argv[1]))}; sys.exit(not d["mallory"]["revoked"] or d["alice"]["revoked"])' "$OUT"
 as 0 alice ping --timeout 5
 
+step "the agents refuse a revoked administrator too, where a broker would still let one in"
+# mallory's request is published through alice's connection, as a broker
+# that was not told of the revocation would let it through.  n4 has not
+# asked for a catalog since: its revocation list is the one before.
+sed -n '/BEGIN PRIVATE KEY/,/END PRIVATE KEY/p' "$T/mallory.pem" >"$T/mallory.key"
+chmod 600 "$T/mallory.key"
+sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$T/mallory.pem" | awk '/BEGIN/{n++} n==1' >"$T/mallory.crt"
+check "the agents keep the CA's revocation list" test -s "$T/n5/state/crl.pem"
+crl_before=$(openssl crl -in "$T/n5/state/crl.pem" -noout -crlnumber)
+as 0 alice rpc plan --node n5 --timeout 20
+check "n5 has the newer list after its catalog request" sh -c "test \"\$(openssl crl -in '$T/n5/state/crl.pem' -noout -crlnumber)\" != '$crl_before'"
+check "the newer list revokes mallory" sh -c "openssl crl -in '$T/n5/state/crl.pem' -noout -text | grep -qi 'serial number'"
+for n in n4 n5; do
+	env=$("$TOOLS/rpc-forge" --cert "$T/mallory.crt" --key "$T/mallory.key" ping)
+	run busc request "tend.rpc.$n" "$env"
+	cp "$OUT" "$T/mallory-$n.reply"
+done
+check "n4, with the older list, still answers mallory" grep -qF '\"status\":\"ok\"' "$T/mallory-n4.reply"
+check "n5 refuses mallory" grep -qF '\"status\":\"refused\"' "$T/mallory-n5.reply"
+check "n5 says why: the certificate is revoked" grep -q 'certificate revoked' "$T/mallory-n5.reply"
+wait_for 10 "n5's audit has the refusal and its reason" sh -c "grep '\"caller\":\"mallory\"' '$T/n5/state/audit.jsonl' | grep -q revoked"
+
 for n in $NODES; do kill -TERM "${AGENT_PID[$n]}"; done
 for n in $NODES; do wait "${AGENT_PID[$n]}"; done
 done_testing

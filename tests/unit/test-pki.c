@@ -682,6 +682,105 @@ static void revocations_survive_reopening_and_accumulate(void **state)
 	pki_ca_free(ca);
 }
 
+/* two processes revoke (the server, `tend-server user revoke`): the list
+ * each writes starts from the one on disk, so neither loses the other's */
+static void revocations_by_two_handles_are_both_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct tend_err err = { "" };
+	char s1[PKI_SERIAL_HEX_MAX + 1], s2[PKI_SERIAL_HEX_MAX + 1];
+	struct pki_ca *a = open_ca(f), *b = open_ca(f);
+	char *c1 = issue(a, "n1", s1, NULL), *c2 = issue(a, "n2", s2, NULL);
+	long long n0 = pki_ca_crl_number(a), number = 0;
+
+	assert_int_equal(pki_ca_revoke(a, s1, &err), 0);
+	assert_int_equal(pki_ca_revoke(b, s2, &err), 0); /* b read the list before a's revoke */
+	assert_true(pki_ca_is_revoked(b, s1));
+	assert_true(pki_ca_is_revoked(b, s2));
+	assert_int_equal(pki_ca_crl_number(b), n0 + 2);
+	/* a sees b's revocation once told to read the list again */
+	assert_false(pki_ca_is_revoked(a, s2));
+	assert_int_equal(pki_ca_crl_reload(a, &err), 0);
+	assert_true(pki_ca_is_revoked(a, s2));
+	assert_int_equal(pki_ca_crl_number(a), n0 + 2);
+	assert_int_equal(pki_crl_check(pki_ca_cert_pem(a), pki_ca_crl_pem(a), &number, &err), 0);
+	assert_int_equal(number, n0 + 2);
+	free(c1);
+	free(c2);
+	pki_ca_free(a);
+	pki_ca_free(b);
+}
+
+/* pki_crl_check: only a list the CA signed, whatever its dates */
+static void crl_check_wants_the_ca_signature(void **state)
+{
+	struct fixture *f = *state;
+	struct tend_err err = { "" };
+	struct pki_ca *ca = open_ca(f), *other;
+	char dir[PATH_MAX];
+	long long number = -1;
+
+	snprintf(dir, sizeof(dir), "%s/other", f->dir);
+	assert_int_equal(pki_ca_open(dir, true, &other, &err), 0);
+	assert_int_equal(pki_crl_check(pki_ca_cert_pem(ca), pki_ca_crl_pem(ca), &number, &err), 0);
+	assert_int_equal(number, pki_ca_crl_number(ca));
+	assert_true(number >= 1);
+	assert_int_equal(pki_crl_check(pki_ca_cert_pem(ca), pki_ca_crl_pem(other), &number, &err),
+			 -EKEYREJECTED);
+	assert_int_equal(pki_crl_check(pki_ca_cert_pem(ca), "not a list", &number, &err),
+			 -EINVAL);
+	pki_ca_free(other);
+	pki_ca_free(ca);
+}
+
+/* a list past its next update (a node that held it for long), or issued
+ * a moment "after" a node's clock, still revokes, and lets the others in */
+static void crl_out_of_its_dates_still_revokes(void **state)
+{
+	struct fixture *f = *state;
+	struct tend_err err = { "" };
+	char s1[PKI_SERIAL_HEX_MAX + 1], s2[PKI_SERIAL_HEX_MAX + 1], path[PATH_MAX], *pem;
+	struct pki_ca *ca = open_ca(f);
+	char *c1 = issue(ca, "n1", s1, NULL), *c2 = issue(ca, "n2", s2, NULL), *ca_key_pem;
+	X509_CRL *crl = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *b;
+	long dates[2][2] = { { -2 * 86400, -86400 }, { 3600, 2 * 3600 } }; /* last, next update */
+
+	assert_int_equal(pki_ca_revoke(ca, s1, &err), 0);
+	snprintf(path, sizeof(path), "%s/ca.key", f->ca);
+	ca_key_pem = read_text(path);
+	b = BIO_new_mem_buf(ca_key_pem, -1);
+	key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(key);
+	for (int i = 0; i < 2; i++) {
+		b = BIO_new_mem_buf(pki_ca_crl_pem(ca), -1);
+		crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL);
+		BIO_free(b);
+		assert_non_null(crl);
+		X509_gmtime_adj((ASN1_TIME *)X509_CRL_get0_lastUpdate(crl), dates[i][0]);
+		X509_gmtime_adj((ASN1_TIME *)X509_CRL_get0_nextUpdate(crl), dates[i][1]);
+		assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+		b = BIO_new(BIO_s_mem());
+		assert_true(PEM_write_bio_X509_CRL(b, crl));
+		pem = calloc(1, 8192);
+		assert_true(BIO_read(b, pem, 8191) > 0);
+		BIO_free(b);
+		assert_int_equal(pki_verify_cert(pki_ca_cert_pem(ca), pem, c1, NULL, NULL, &err),
+				 -EKEYREJECTED);
+		assert_non_null(strstr(err.msg, "revoked"));
+		assert_int_equal(pki_verify_cert(pki_ca_cert_pem(ca), pem, c2, NULL, NULL, &err), 0);
+		free(pem);
+		X509_CRL_free(crl);
+	}
+	EVP_PKEY_free(key);
+	free(ca_key_pem);
+	free(c1);
+	free(c2);
+	pki_ca_free(ca);
+}
+
 static void revoke_of_a_bad_serial_is_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -1001,6 +1100,9 @@ int main(void)
 		T(node_certificate_is_not_signed_for_a_forged_request),
 		T(revoked_certificate_fails_verification_others_do_not),
 		T(revocations_survive_reopening_and_accumulate),
+		T(revocations_by_two_handles_are_both_kept),
+		T(crl_check_wants_the_ca_signature),
+		T(crl_out_of_its_dates_still_revokes),
 		T(revoke_of_a_bad_serial_is_refused),
 		T(crl_not_signed_by_the_ca_is_refused_at_open),
 		T(certificate_of_another_ca_does_not_verify),

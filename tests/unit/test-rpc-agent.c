@@ -727,6 +727,55 @@ static void agent_refuses_a_certificate_not_its_own_node(void **state)
 	assert_null(a);
 }
 
+/* a revocation list from the CA: a caller it revokes is refused even
+ * when its certificate was verified (and cached) before; an older list,
+ * or one the CA did not sign, is not taken */
+static void revoked_caller_is_refused_once_the_agent_has_the_list(void **state)
+{
+	struct rpc_agent *a = agent(NULL);
+	struct tend_err err = { "" };
+	char serial[PKI_SERIAL_HEX_MAX + 1], id[RPC_ID_HEX + 1], *t1, *t2, *t3, *old_crl;
+	struct ident carol = { rfx_key(), NULL };
+	long long n0;
+
+	(void)state;
+	assert_int_equal(pki_ca_issue_admin(rfx->ca, carol.key, "carol", "ops", 30, &carol.pem,
+					    serial, &err),
+			 0);
+	old_crl = strdup(pki_ca_crl_pem(rfx->ca));
+	n0 = pki_ca_crl_number(rfx->ca);
+	assert_int_equal(rpc_agent_crl_number(a), 0);
+	assert_int_equal(rpc_agent_set_crl(a, old_crl, &err), 1);
+	assert_int_equal(rpc_agent_crl_number(a), n0);
+	t1 = request(&carol, "ping", NULL, NULL, 0, 60000, id);
+	allowed(a, t1, 0);
+	assert_int_equal(pki_ca_revoke(rfx->ca, serial, &err), 0);
+	/* the agent has not been told yet: carol's certificate is in its cache */
+	t2 = request(&carol, "ping", NULL, NULL, 0, 60000, id);
+	allowed(a, t2, 0);
+	assert_int_equal(rpc_agent_set_crl(a, pki_ca_crl_pem(rfx->ca), &err), 1);
+	assert_int_equal(rpc_agent_crl_number(a), n0 + 1);
+	t3 = request(&carol, "ping", NULL, NULL, 0, 60000, id);
+	refused(a, t3, 0, "certificate revoked");
+	/* the same list again, or the older one: nothing changes */
+	assert_int_equal(rpc_agent_set_crl(a, pki_ca_crl_pem(rfx->ca), &err), 0);
+	assert_int_equal(rpc_agent_set_crl(a, old_crl, &err), 0);
+	assert_int_equal(rpc_agent_crl_number(a), n0 + 1);
+	/* another CA's list, or no list at all */
+	assert_int_equal(rpc_agent_set_crl(a, pki_ca_crl_pem(rfx->other), &err), -EKEYREJECTED);
+	assert_int_equal(rpc_agent_set_crl(a, "garbage", &err), -EINVAL);
+	/* alice is not revoked */
+	free(t1);
+	t1 = request(&rfx->alice, "ping", NULL, NULL, 0, 60000, id);
+	allowed(a, t1, 0);
+	free(t1);
+	free(t2);
+	free(t3);
+	free(old_crl);
+	ident_free(&carol);
+	rpc_agent_free(a);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -752,6 +801,7 @@ int main(void)
 		T(unreadable_requests_are_refused_with_the_reason),
 		T(agents_may_share_one_certificate_cache),
 		T(agent_refuses_a_certificate_not_its_own_node),
+		T(revoked_caller_is_refused_once_the_agent_has_the_list),
 	};
 #undef T
 
