@@ -242,7 +242,8 @@ static json_t *catalog_answer(struct bus_server *bs, const char *node, const cha
 
 /*
  * add_crl - the CA's revocation list into answer when it is newer than
- * the one the agent has (its number: have; 0 or absent: none), so that
+ * the one the agent has (the request's "crl": its number, 0 for none;
+ * a request without it asks for no list), so that
  * an agent refuses revoked administrators even where a broker was not
  * told.  The list is signed by the CA: it needs no other signature.
  * Under s->lock (a revoke or SIGHUP replaces the list).
@@ -300,7 +301,8 @@ static void on_catalog(void *arg, const char *subject, const char *reply, const 
 	}
 	pthread_mutex_lock(&bs->srv->lock);
 	answer = catalog_answer(bs, node, json_string_value(h));
-	add_crl(bs, answer, json_integer_value(json_object_get(req, "crl")));
+	if (json_is_integer(json_object_get(req, "crl")))
+		add_crl(bs, answer, json_integer_value(json_object_get(req, "crl")));
 	pthread_mutex_unlock(&bs->srv->lock);
 	json_decref(req);
 	respond_json(bs, reply, answer);

@@ -159,6 +159,13 @@ HASH=$(cat "$T/hash")
 expect_bus 0 "node1 asks with its hash" node1 request tend.catalog.node1 "{\"hash\": \"$HASH\"}"
 py "the answer is not-modified" 'import json, sys
 assert json.load(open(sys.argv[1])) == {"status": "not-modified"}' "$OUT"
+expect_bus 0 "node1 asks with its hash and the number of its revocation list (none)" node1 request tend.catalog.node1 "{\"hash\": \"$HASH\", \"crl\": 0}"
+py "the CA's revocation list comes with the answer" 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status"] == "not-modified" and "BEGIN X509 CRL" in d["crl"], d' "$OUT"
+expect_bus 0 "node1 asks with a list as new as the server's" node1 request tend.catalog.node1 "{\"hash\": \"$HASH\", \"crl\": 1000000}"
+py "no list comes with it" 'import json, sys
+assert json.load(open(sys.argv[1])) == {"status": "not-modified"}' "$OUT"
 api PUT /v1/nodes/node1/tags '{"tags": ["base"]}'
 expect_http 200
 expect_bus 0 "node1 asks again after its tags changed" node1 request tend.catalog.node1 "{\"hash\": \"$HASH\"}"
