@@ -6,9 +6,13 @@
  * tags of the catalog in use and the node's facts.
  *
  * Threads.  cnats delivers each subscription's messages on a thread of
- * its own, in order, and a request is handled there from start to end
- * (a long `run` holds back the requests behind it on the same subject;
- * ones that wait past their TTL are refused as expired).  The loop's
+ * its own, in order, and a request is checked there (the replay store
+ * sees requests one at a time).  An allowed action that may take long
+ * (run, check, service, plan, apply) then goes on a thread of its own,
+ * up to WORKERS_MAX at once, so that a command running for minutes does
+ * not hold back a ping behind it; past that many, it runs on the
+ * delivery thread, which holds back the subject's next requests (ones
+ * that wait past their TTL are refused as expired).  The loop's
  * thread changes the policy, tags and facts after each run: one mutex
  * guards them and every call into the request checker.  plan and apply
  * are not run on a cnats thread: they are queued as jobs that the loop
@@ -49,6 +53,8 @@
 
 /* how long stopping waits for the requests whose commands it killed */
 #define STOP_WAIT_S 3
+/* actions running on threads of their own at once (then on the delivery thread) */
+#define WORKERS_MAX 16
 
 /* A plan or apply a request waits for; lives on the waiting thread's stack. */
 struct job {
@@ -79,7 +85,15 @@ struct rpc_node {
 	char policy_error[TEND_ERR_MAX]; /* the last one logged */
 	struct job *jobs, **jobs_tail;
 	bool stopping;
-	int busy; /* requests being handled */
+	int busy;    /* requests being handled */
+	int workers; /* of them, on threads of their own */
+};
+
+/* An allowed request handed to a thread of its own. */
+struct work {
+	struct rpc_node *n;
+	char *reply;
+	struct rpc_call call;
 };
 
 static long long wall_ms(void)
@@ -370,6 +384,82 @@ static void handle(struct rpc_node *n, const char *reply, struct rpc_call *call)
 	action_result_clear(&res);
 }
 
+/* request_done - one request less being handled (and one worker less). */
+static void request_done(struct rpc_node *n, bool worker)
+{
+	pthread_mutex_lock(&n->mu);
+	n->busy--;
+	if (worker)
+		n->workers--;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->mu);
+}
+
+/* may_take_long - whether an allowed call's action may run for long (a command, the engine). */
+static bool may_take_long(const struct rpc_call *call)
+{
+	static const char *const slow[] = { "run", "check", "service", "plan", "apply" };
+
+	if (!call->allowed)
+		return false;
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++)
+		if (!strcmp(call->action, slow[i]))
+			return true;
+	return false;
+}
+
+static void *work_main(void *arg)
+{
+	struct work *w = arg;
+	struct rpc_node *n = w->n;
+
+	handle(n, w->reply, &w->call);
+	rpc_call_clear(&w->call);
+	free(w->reply);
+	free(w);
+	request_done(n, true);
+	return NULL;
+}
+
+/*
+ * hand_off - run call on a thread of its own (it takes call's contents
+ * and ends the request); -EAGAIN when WORKERS_MAX run already or no
+ * thread can be made: the caller handles it then.
+ */
+static int hand_off(struct rpc_node *n, const char *reply, struct rpc_call *call)
+{
+	struct work *w;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+
+	pthread_mutex_lock(&n->mu);
+	r = n->workers < WORKERS_MAX ? 0 : -EAGAIN;
+	if (r == 0)
+		n->workers++;
+	pthread_mutex_unlock(&n->mu);
+	if (r < 0)
+		return r;
+	w = xcalloc(1, sizeof(*w));
+	w->n = n;
+	w->reply = reply ? xstrdup(reply) : NULL;
+	w->call = *call;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = -pthread_create(&t, &attr, work_main, w);
+	pthread_attr_destroy(&attr);
+	if (r == 0) {
+		memset(call, 0, sizeof(*call)); /* the worker's now */
+		return 0;
+	}
+	free(w->reply);
+	free(w);
+	pthread_mutex_lock(&n->mu);
+	n->workers--;
+	pthread_mutex_unlock(&n->mu);
+	return r;
+}
+
 static void on_request(void *arg, const char *subject, const char *reply, const void *data,
 		       size_t len)
 {
@@ -391,13 +481,12 @@ static void on_request(void *arg, const char *subject, const char *reply, const 
 	self.facts = n->facts;
 	r = rpc_agent_check(n->ra, &self, data, len, wall_ms(), &call);
 	pthread_mutex_unlock(&n->mu);
+	if (r == 0 && may_take_long(&call) && hand_off(n, reply, &call) == 0)
+		return; /* the worker ends the request */
 	if (r == 0)
 		handle(n, reply, &call);
 	rpc_call_clear(&call);
-	pthread_mutex_lock(&n->mu);
-	n->busy--;
-	pthread_cond_broadcast(&n->cond);
-	pthread_mutex_unlock(&n->mu);
+	request_done(n, false);
 }
 
 /* ---- the revocation list -------------------------------------------------------- */

@@ -154,6 +154,15 @@ as 1 alice run --timeout 2 -- /bin/sleep 60
 check "and returns soon" test $(( $(now_ms) - start )) -lt 20000
 stdout_matches "timed out"
 
+step "a command that runs for long does not hold back the requests behind it"
+bg "$TEND" run --identity "$T/alice.pem" --node n1 --timeout 30 -- /bin/sleep 7.3
+long_run=$BG_PID
+wait_for 10 "n1 runs the long command" pgrep -f "^/bin/sleep 7.3$"
+as 0 alice ping --node n1 --timeout 3
+check "the long command still runs meanwhile" alive "$long_run"
+wait "$long_run"
+check "and it ends well, answered" test "$?" = 0
+
 step "the policy file broken: everything is denied"
 git clone -q "$STATE/config.git" "$T/clone" && (cd "$T/clone" && printf 'rules:\n  - alow: [ping]\n' >policy/ops.yaml && git -c user.name=t -c user.email=t@t commit -qam broken && git push -q origin HEAD) 2>>"$T/git.log"
 for n in $NODES; do kill -USR1 "${AGENT_PID[$n]}"; done
