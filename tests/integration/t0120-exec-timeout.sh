@@ -44,7 +44,7 @@ t0=$(now_ms)
 expect_exit 1 tend apply site.yaml
 t1=$(now_ms)
 check "both pids were recorded" test -s "$CHILD" -a -s "$GRANDCHILD"
-check "the run took less than 3 s (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
+check "the run ended at the timeout, not with the 60 s command (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 30000
 # the timeout fires at t0 + 1 s; everything must be gone 2 s later
 check "the command's shell is gone within 2 s of the timeout" dead_by "$CHILD" $((t0 + 3000))
 check "the grandchild ignoring SIGTERM is gone within 2 s of the timeout" \
@@ -65,7 +65,7 @@ EOF
 t0=$(now_ms)
 expect_exit 1 tend apply --timeout 1 default.yaml
 t1=$(now_ms)
-check "the run took less than 3 s (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
+check "the run ended at the timeout, not with the 60 s command (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 30000
 check "the command's shell is gone" dead_by "$CHILD" $((t0 + 3000))
 check "the grandchild is gone" dead_by "$GRANDCHILD" $((t0 + 3000))
 stdout_matches '^failed exec:slow-default: .*timed out'

@@ -271,7 +271,7 @@ EOF
 t0=$(now_ms)
 expect_exit 1 tend apply hang.yaml
 t1=$(now_ms)
-check "the run took less than 3 s (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 3000
+check "the run ended at the timeout, not with the 60 s command (took $((t1 - t0)) ms)" test $((t1 - t0)) -lt 30000
 stdout_has "failed hang:forever: probe timed out after 1 s (process group killed)"
 stdout_matches "^skipped file:/etc/needs-hang: .*hang:forever"
 summary_is "1 changed, 0 ok, 1 failed, 1 skipped"
