@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -176,4 +177,18 @@ void *xrealloc(void *p, size_t size)
 	if (!q)
 		oom();
 	return q;
+}
+
+void *xgrow(void *p, size_t n, size_t *cap, size_t size)
+{
+	size_t want;
+
+	if (n < *cap && p)
+		return p;
+	want = *cap > n ? *cap : (n < 8 ? 16 : 2 * n);
+	if (size && want > SIZE_MAX / size)
+		oom();
+	p = xrealloc(p, want * size);
+	*cap = want;
+	return p;
 }

@@ -39,5 +39,11 @@ bool str_has_prefix(const char *s, const char *prefix);
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
+/*
+ * xgrow - p with room for at least n + 1 elements of size bytes, *cap the
+ * room it has: doubled when n reaches it, so that filling an array one
+ * element at a time copies it O(log n) times, not n.  Dies like xcalloc.
+ */
+void *xgrow(void *p, size_t n, size_t *cap, size_t size);
 
 #endif

@@ -211,9 +211,9 @@ struct rpc_reject {
 
 struct rpc_outcome {
 	struct rpc_answer *ans; /* sorted by node */
-	size_t nans;
+	size_t nans, ans_cap;
 	struct rpc_reject *rej;
-	size_t nrej;
+	size_t nrej, rej_cap;
 	json_t *missing;   /* expected nodes that did not answer (array), NULL: no expected set */
 	double elapsed_ms; /* to the last reply, or to the end of waiting when there was none */
 	double waited_ms;  /* to the end of waiting */
@@ -397,7 +397,7 @@ struct up_answer {
 
 struct up_answers {
 	struct up_answer *a;
-	size_t n;
+	size_t n, cap;
 };
 
 /* up_answers_add - one answer (node and reason copied). */
@@ -438,7 +438,7 @@ struct up_limits {
 struct up_rollout {
 	struct up_limits lim;
 	struct up_node *nodes; /* sorted by id */
-	size_t n;
+	size_t n, cap;
 	size_t to_change;  /* nodes with changes at the first analysis */
 	size_t batch_size; /* from lim.batch and to_change */
 	size_t budget;	   /* failures allowed (a rollout stops when failures > budget) */

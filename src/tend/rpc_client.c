@@ -360,7 +360,7 @@ static void reject(struct collect *k, const char *from, const char *reason)
 {
 	struct rpc_outcome *o = k->out;
 
-	o->rej = xrealloc(o->rej, (o->nrej + 1) * sizeof(*o->rej));
+	o->rej = xgrow(o->rej, o->nrej, &o->rej_cap, sizeof(*o->rej));
 	o->rej[o->nrej].from = xstrdup(from);
 	o->rej[o->nrej].reason = xstrdup(reason);
 	o->nrej++;
@@ -385,7 +385,7 @@ static void accept_body(struct collect *k, json_t *body, double t_ms)
 	json_object_set_new(k->seen, node, json_true());
 	if (k->pending)
 		json_object_del(k->pending, node);
-	o->ans = xrealloc(o->ans, (o->nans + 1) * sizeof(*o->ans));
+	o->ans = xgrow(o->ans, o->nans, &o->ans_cap, sizeof(*o->ans));
 	a = &o->ans[o->nans++];
 	a->node = xstrdup(node);
 	a->status = xstrdup(status);

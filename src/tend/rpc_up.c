@@ -33,7 +33,7 @@
 
 void up_answers_add(struct up_answers *s, const char *node, enum up_verdict v, const char *reason)
 {
-	s->a = xrealloc(s->a, (s->n + 1) * sizeof(*s->a));
+	s->a = xgrow(s->a, s->n, &s->cap, sizeof(*s->a));
 	s->a[s->n].node = xstrdup(node);
 	s->a[s->n].v = v;
 	s->a[s->n].reason = xstrdup(reason);
@@ -48,7 +48,7 @@ void up_answers_free(struct up_answers *s)
 	}
 	free(s->a);
 	s->a = NULL;
-	s->n = 0;
+	s->n = s->cap = 0;
 }
 
 const char *up_state_name(enum up_state s)
@@ -79,7 +79,7 @@ void up_free(struct up_rollout *r)
 	}
 	free(r->nodes);
 	r->nodes = NULL;
-	r->n = 0;
+	r->n = r->cap = 0;
 }
 
 static int node_cmp(const void *a, const void *b)
@@ -133,7 +133,7 @@ static void add_node(struct up_rollout *r, json_t *seen, const char *id, enum up
 	if (json_object_get(seen, id))
 		return;
 	json_object_set_new(seen, id, json_true());
-	r->nodes = xrealloc(r->nodes, (r->n + 1) * sizeof(*r->nodes));
+	r->nodes = xgrow(r->nodes, r->n, &r->cap, sizeof(*r->nodes));
 	memset(&r->nodes[r->n], 0, sizeof(*r->nodes));
 	r->nodes[r->n].id = xstrdup(id);
 	set_state(r, &r->nodes[r->n], s, s == UP_FAILED ? "plan" : NULL, reason);

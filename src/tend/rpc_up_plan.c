@@ -111,7 +111,7 @@ static size_t collect_changes(const json_t *plans, struct change **ret, const ch
 {
 	struct change *cs = NULL;
 	const char **nodes = NULL;
-	size_t n = 0, i, j;
+	size_t n = 0, cs_cap = 0, nodes_cap = 0, i, j;
 	const char *node;
 	json_t *data, *r, *g;
 
@@ -124,8 +124,8 @@ static size_t collect_changes(const json_t *plans, struct change **ret, const ch
 				continue;
 			for (j = 0; j < (json_array_size(chs) ? json_array_size(chs) : 1); j++) {
 				g = json_array_get(chs, j);
-				cs = xrealloc(cs, (n + 1) * sizeof(*cs));
-				nodes = xrealloc(nodes, (n + 1) * sizeof(*nodes));
+				cs = xgrow(cs, n, &cs_cap, sizeof(*cs));
+				nodes = xgrow(nodes, n, &nodes_cap, sizeof(*nodes));
 				cs[n] = (struct change){ r, !strcmp(st, "unknown") ? NULL : g };
 				nodes[n++] = node;
 				if (!strcmp(st, "unknown"))

@@ -401,6 +401,31 @@ static void xstrdup_copies_and_passes_null_through(void **state)
 	free(p);
 }
 
+/* xgrow: room for element n, doubling, so n appends copy O(log n) times */
+static void xgrow_doubles_and_keeps_the_elements(void **state)
+{
+	size_t cap = 0, grew = 0, last_cap = 0;
+	int *a = NULL;
+
+	(void)state;
+	for (size_t n = 0; n < 100000; n++) {
+		a = xgrow(a, n, &cap, sizeof(*a));
+		assert_true(cap > n);
+		if (cap != last_cap) {
+			grew++;
+			last_cap = cap;
+		}
+		a[n] = (int)n;
+	}
+	for (size_t n = 0; n < 100000; n++)
+		assert_int_equal(a[n], (int)n);
+	assert_true(grew <= 20);
+	/* room enough already: the same array, the same room */
+	assert_ptr_equal(xgrow(a, 10, &cap, sizeof(*a)), a);
+	assert_int_equal(cap, last_cap);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +453,7 @@ int main(void)
 		cmocka_unit_test(closest_name_prefers_the_first_of_equally_close_names),
 		cmocka_unit_test(has_prefix_matches_only_at_the_start),
 		cmocka_unit_test(xstrdup_copies_and_passes_null_through),
+		cmocka_unit_test(xgrow_doubles_and_keeps_the_elements),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
