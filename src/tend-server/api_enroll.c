@@ -144,7 +144,7 @@ static int issue(struct api_req *rq, struct api_resp *rs, const char *node, X509
 	(void)db_enroll_pending_delete(db, node, NULL); /* -ENOENT: none was waiting */
 	if (db_node_seen(db, node, NULL, &err) < 0)
 		log_warnx("enroll: cannot register node %s: %s", node, err.msg);
-	broker_reload(rq->srv);
+	broker_reload_soon(rq->srv);
 	snprintf(rs->audit_detail, sizeof(rs->audit_detail), "certificate %s issued to %s by %s",
 		 serial, node, who);
 	*ret_pem = pem;

@@ -632,6 +632,17 @@ void broker_reload(struct server *s)
 	pthread_mutex_unlock(&b->lock);
 }
 
+void broker_reload_soon(struct server *s)
+{
+	if (s && s->broker)
+		atomic_store(&s->reload_due, true);
+}
+
+bool broker_reload_due(struct server *s)
+{
+	return atomic_exchange(&s->reload_due, false);
+}
+
 int broker_pid(struct server *s)
 {
 	struct broker *b = s ? s->broker : NULL;

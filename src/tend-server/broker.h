@@ -61,6 +61,20 @@ int broker_start(struct server *s, struct tend_err *err);
  */
 void broker_reload(struct server *s);
 
+/*
+ * broker_reload_soon - broker_reload within BROKER_RELOAD_DELAY_MS, once
+ * for every call made meanwhile (the serving loop does it: see
+ * broker_reload_due).  For enrollments: the configuration names every
+ * node, so rewriting it for each of thousands of nodes enrolling at once
+ * cost O(n) each, O(n^2) in all.  A node enrolled a moment ago retries
+ * its first connection until it is let in.  Revocations reload at once.
+ */
+#define BROKER_RELOAD_DELAY_MS 200
+void broker_reload_soon(struct server *s);
+
+/* broker_reload_due - whether broker_reload_soon was called since the last reload (and clears it). */
+bool broker_reload_due(struct server *s);
+
 /* broker_stop - stop nats-server (SIGTERM, SIGKILL after 5 s) and its supervisor. */
 void broker_stop(struct server *s);
 

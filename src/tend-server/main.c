@@ -485,10 +485,20 @@ static int serve(struct srv_config *c)
 		 c->listen, http_port(h), c->repo_path);
 	runfiles_write(&s, http_port(h));
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		struct timespec tick = { 0, BROKER_RELOAD_DELAY_MS * 1000000L };
+
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig < 0) {
+			if (errno == EAGAIN && broker_reload_due(&s)) {
+				pthread_mutex_lock(&s.lock); /* nodes enrolled: let them in */
+				broker_reload(&s);
+				pthread_mutex_unlock(&s.lock);
+			}
 			continue;
+		}
 		if (sig != SIGHUP)
 			break;
+		(void)broker_reload_due(&s); /* done now */
 		/* `tend-server user add|revoke` changed the identities */
 		log_info("SIGHUP: reloading the broker's users and the revocation list");
 		pthread_mutex_lock(&s.lock);

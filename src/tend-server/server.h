@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -64,6 +65,7 @@ struct server {
 	struct broker *broker;     /* the nats-server we run, or NULL (broker.c) */
 	struct bus_server *bus;    /* our NATS client (bus_server.c), or NULL */
 	struct pki_ca *ca;         /* the CA in STATE/ca and the server's identity (ca.c) */
+	atomic_bool reload_due;    /* broker_reload_soon was called (broker.c) */
 };
 
 /*

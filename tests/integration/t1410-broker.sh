@@ -128,7 +128,8 @@ print(json.dumps({"node": sys.argv[1], "csr": open(sys.argv[2]).read(), "token":
 }
 enroll node1
 expect_http 200
-check "the broker lets node1 in from now on" grep -q 'user: "CN=node1"' "$conf"
+# the configuration is rewritten a moment later, once for every node enrolled meanwhile
+wait_for 5 "the broker lets node1 in from now on" grep -q 'user: "CN=node1"' "$conf"
 expect_bus 0 "node1 asks for its catalog" node1 request tend.catalog.node1 '{"hash": null}'
 cp "$OUT" "$T/answer.json"
 python3 -c 'import base64, json, sys
