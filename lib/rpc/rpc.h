@@ -48,6 +48,7 @@
 #define RPC_SUBJ_ALL "tend.rpc.all"
 #define RPC_SUBJ_NODE "tend.rpc." /* + node */
 #define RPC_SUBJ_AUDIT "tend.audit." /* + node: audit records forwarded */
+#define RPC_SUBJ_CRL "tend.crl"      /* the CA's revocation list, published when it changes */
 #define RPC_ENVELOPE_MAX ((size_t)256 << 10) /* the largest request or reply accepted */
 #define RPC_ID_HEX 32
 #define RPC_SKEW_MS 5000      /* a request may come from this far in the future */

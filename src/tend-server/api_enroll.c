@@ -35,6 +35,7 @@
 
 #include "api.h"
 #include "broker.h"
+#include "bus_server.h"
 #include "ca.h"
 #include "db.h"
 #include "node_doc.h"
@@ -474,8 +475,10 @@ int api_node_revoke(struct api_req *rq, struct api_resp *rs)
 				 node);
 	}
 	if (revoke_all(rq, rs, active) == 0) {
-		if (json_array_size(active))
+		if (json_array_size(active)) {
 			broker_reload(rq->srv);
+			bus_server_publish_crl(rq->srv);
+		}
 		snprintf(rs->audit_detail, sizeof(rs->audit_detail),
 			 "%zu certificate(s) revoked%s", json_array_size(active),
 			 dropped ? ", waiting request dropped" : "");

@@ -125,7 +125,8 @@ static void node_user(struct buf *out, const char *n)
 		"      permissions: {\n"
 		"        publish: { allow: [\"tend.catalog.%s\", \"tend.report.%s\","
 		" \"tend.facts.%s\", \"tend.event.%s.*\", \"tend.audit.%s\"] }\n"
-		"        subscribe: { allow: [\"_INBOX.%s.>\", \"tend.rpc.%s\", \"tend.rpc.all\"] }\n"
+		"        subscribe: { allow: [\"_INBOX.%s.>\", \"tend.rpc.%s\", \"tend.rpc.all\","
+		" \"tend.crl\"] }\n"
 		"        allow_responses: true\n"
 		"      }\n"
 		"    }\n",

@@ -258,6 +258,18 @@ static void add_crl(struct bus_server *bs, json_t *answer, json_int_t have)
 		json_object_set_new(answer, "crl", json_string(pem));
 }
 
+void bus_server_publish_crl(struct server *s)
+{
+	const char *pem = s->ca ? pki_ca_crl_pem(s->ca) : NULL;
+	struct tend_err err = { "" };
+
+	if (!s->bus || !s->bus->bus || !pem)
+		return;
+	if (bus_publish(s->bus->bus, BUS_SUBJ_CRL, pem, strlen(pem), &err) < 0)
+		log_info("revocation list not published (agents get it with their next catalog): %s",
+			 err.msg);
+}
+
 /* parse_object - data as a JSON object of at most max bytes, or NULL with why. */
 static json_t *parse_object(const void *data, size_t len, size_t max, struct tend_err *err)
 {

@@ -17,6 +17,7 @@
 #define BUS_SUBJ_FACTS "tend.facts."
 #define BUS_SUBJ_EVENT "tend.event."
 #define BUS_SUBJ_AUDIT "tend.audit." /* + node: records of requests (RPC_SUBJ_AUDIT) */
+#define BUS_SUBJ_CRL "tend.crl"       /* the revocation list, to every agent (RPC_SUBJ_CRL) */
 /* The queue group every replica of tend-server joins. */
 #define BUS_QUEUE "tend-server"
 /* The largest request accepted on tend.catalog.N. */
@@ -41,5 +42,12 @@ int bus_server_start(struct server *s, struct tend_err *err);
 
 /* bus_server_stop - disconnect (and log what was served); no callback runs once it returns. */
 void bus_server_stop(struct server *s);
+
+/*
+ * bus_server_publish_crl - the CA's revocation list to every agent, after
+ * a revocation (s->lock held).  Best effort: an agent that misses it
+ * gets the list with its next catalog answer.
+ */
+void bus_server_publish_crl(struct server *s);
 
 #endif

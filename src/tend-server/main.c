@@ -486,6 +486,7 @@ static int serve(struct srv_config *c)
 	runfiles_write(&s, http_port(h));
 	for (;;) {
 		struct timespec tick = { 0, BROKER_RELOAD_DELAY_MS * 1000000L };
+		long long crl;
 
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig < 0) {
@@ -503,7 +504,10 @@ static int serve(struct srv_config *c)
 		log_info("SIGHUP: reloading the broker's users and the revocation list");
 		pthread_mutex_lock(&s.lock);
 		broker_reload(&s);
+		crl = s.ca ? pki_ca_crl_number(s.ca) : 0;
 		reload_crl(&s);
+		if (s.ca && pki_ca_crl_number(s.ca) != crl)
+			bus_server_publish_crl(&s); /* the agents refuse the revoked from now on */
 		pthread_mutex_unlock(&s.lock);
 	}
 	log_info("signal %d: stopping", sig);

@@ -630,12 +630,33 @@ fail:
 	return r;
 }
 
+/* on_crl - the server published a new revocation list (rpc_node_crl checks it). */
+static void on_crl(void *arg, const char *subject, const char *reply, const void *data, size_t len)
+{
+	struct rpc_node *n = arg;
+	char *pem;
+
+	(void)subject;
+	(void)reply;
+	if (len == 0 || len > TENDD_CRL_MAX)
+		return;
+	pem = xcalloc(1, len + 1);
+	memcpy(pem, data, len);
+	if (strlen(pem) == len)
+		rpc_node_crl(n, pem);
+	free(pem);
+}
+
 int rpc_node_subscribe(struct rpc_node *n, struct tend_err *err)
 {
 	int r = bus_subscribe(n->a->bus, n->subj_node, NULL, on_request, n, err);
 
 	if (r == 0)
 		r = bus_subscribe(n->a->bus, RPC_SUBJ_ALL, NULL, on_request, n, err);
+	/* a broker configured before this subject existed refuses it: the
+	 * list still comes with the catalog answers */
+	if (r == 0 && bus_subscribe(n->a->bus, RPC_SUBJ_CRL, NULL, on_crl, n, err) < 0)
+		log_info("rpc: no subscription to %s: %s", RPC_SUBJ_CRL, err->msg);
 	return r;
 }
 
