@@ -75,7 +75,7 @@ static void conf_gives_each_node_only_its_subjects(void **state)
 			       "publish: { allow: [\"tend.catalog.web01\", \"tend.report.web01\","
 			       " \"tend.facts.web01\", \"tend.event.web01.*\", \"tend.audit.web01\"] }"));
 	assert_non_null(strstr(t, "subscribe: { allow: [\"_INBOX.web01.>\", \"tend.rpc.web01\","
-				  " \"tend.rpc.all\"] }"));
+				  " \"tend.rpc.all\", \"tend.crl\"] }"));
 	/* a dotted name: its inbox is one token, its events one token deeper */
 	assert_non_null(strstr(t, "user: \"CN=db.example.com\""));
 	assert_non_null(strstr(t, "\"_INBOX.db~example~com.>\""));
