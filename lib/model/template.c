@@ -3,9 +3,9 @@
  *
  * A render is two steps.  tmpl_parse() (template_parse.c) reads the
  * source once, left to right, into a flat array of ops: text ranges,
- * variable tags, and section open/close pairs that know each other's index.  Every syntax error (bad
- * name, unknown filter, unbalanced or too deeply nested sections) is found
- * there, whatever the data.  run() then walks the ops with an explicit
+ * variable tags, and section open/close pairs that know each other's
+ * index.  Every syntax error (bad name, unknown filter, unbalanced or too
+ * deeply nested sections) is found there, whatever the data.  run() then walks the ops with an explicit
  * stack of section frames: a list section jumps back to its first op once
  * per item, a falsy one jumps past its close.  Nothing recurses, so a
  * template cannot exhaust the C stack, and no section body is parsed twice.

@@ -48,6 +48,16 @@ static ASN1_INTEGER *next_number(const X509_CRL *old)
 	return next;
 }
 
+/* signed_by - whether crl names ca as its issuer and ca's key signed it. */
+static bool signed_by(X509_CRL *crl, X509 *ca)
+{
+	bool ok = !X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) &&
+		  X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
 /* number_of - crl's CRL number (0 without one, or one too large). */
 static long long number_of(const X509_CRL *crl)
 {
@@ -169,9 +179,7 @@ static int crl_read(struct pki_ca *ca, struct tend_err *err)
 	if (!crl) {
 		r = pki_ssl_err(err, -EINVAL, path);
 		err_prefix(err, "not a PEM revocation list");
-	} else if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca->cert)) ||
-		   X509_CRL_verify(crl, ca->key) != 1) {
-		ERR_clear_error();
+	} else if (!signed_by(crl, ca->cert)) {
 		r = err_set(err, -EINVAL,
 			    "%s: not signed by this CA: restore it from a backup (revocations "
 			    "would be lost)",
@@ -280,8 +288,7 @@ int pki_crl_check(const char *ca_pem, const char *crl_pem, long long *ret_number
 
 	if (r == 0)
 		r = pki_crl_parse(crl_pem, &crl, err);
-	if (r == 0 && (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) ||
-		       X509_CRL_verify(crl, X509_get0_pubkey(ca)) != 1))
+	if (r == 0 && !signed_by(crl, ca))
 		r = err_set(err, -EKEYREJECTED, "the revocation list is not signed by the CA");
 	if (r == 0)
 		*ret_number = number_of(crl);
