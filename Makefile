@@ -4,6 +4,7 @@
 #   make build    release-ish build in build/
 #   make check    deps, -Werror build, ASan+UBSan build, every test
 #   make demo     deps, build, plan/apply/plan of examples/ in a temp root
+#   make fuzz     fuzz every parser of untrusted input (FUZZ_SECONDS=60 each)
 #   make install  PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -18,7 +19,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libyaml-dev libjansson-dev \
 	systemd strace debootstrap libmicrohttpd-dev libsqlite3-dev sqlite3 git curl \
 	libnats-dev nats-server libevent-dev
 
-.PHONY: all deps build build-asan check test demo install clean bench
+.PHONY: all deps build build-asan check test demo install clean bench fuzz
 
 all: build
 
@@ -64,8 +65,11 @@ demo: deps
 bench: deps
 	@bench/run.sh
 
+fuzz: deps
+	@fuzz/run.sh
+
 install: build
 	DESTDIR=$(DESTDIR) meson install -C $(BUILD) --no-rebuild
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,6 +1,7 @@
 #!/bin/bash
 # run-tests.sh BUILD [ASAN_BUILD] - run every unit test (cmocka binaries in
-# BUILD/tests/unit) and every integration test (tests/integration/t*.sh)
+# BUILD/tests/unit), every fuzz target over its corpus (BUILD/fuzz, see
+# fuzz/run.sh) and every integration test (tests/integration/t*.sh)
 # against each build, and end with one line "N passed, N failed[, N skipped]".
 # Under the sanitizer build (every build after the first), any sanitizer
 # report fails the test that caused it.
@@ -72,6 +73,12 @@ for build in "$@"; do
 	for t in "$bdir"/tests/unit/test-*; do
 		[ -x "$t" ] && [ -f "$t" ] || continue
 		queue "$tag/unit/$(basename "$t")" "$san" "$(printf %q "$t")"
+	done
+	# every fuzz target replays its seeds and past crashes (fuzz/corpus/NAME)
+	for t in "$bdir"/fuzz/fuzz-*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		name=$(basename "$t")
+		queue "$tag/$name" "$san" "$(printf %q "$t") $(printf %q "$top/fuzz/corpus/${name#fuzz-}")"
 	done
 done
 

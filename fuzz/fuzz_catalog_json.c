@@ -1,0 +1,44 @@
+/*
+ * fuzz_catalog_json.c - a compiled catalog (the JSON tend-server sends
+ * and tendd keeps on disk) decoded into a catalog, as tendd does after
+ * the signature held.  Files it names must exist under files_dir: an
+ * empty temporary directory here, so a catalog naming one is refused.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "model/catalog.h"
+
+static char files_dir[] = "/tmp/tend-fuzz-catalog-XXXXXX";
+
+static void remove_dir(void)
+{
+	rmdir(files_dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	if (!mkdtemp(files_dir))
+		return -1;
+	atexit(remove_dir);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tend_err err = { "" };
+	json_error_t je;
+	struct catalog c;
+	json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
+
+	if (!j)
+		return 0;
+	catalog_init(&c);
+	if (catalog_add_json(&c, j, files_dir, &err) < 0 && !err.msg[0])
+		__builtin_trap();
+	catalog_free(&c);
+	json_decref(j);
+	return 0;
+}

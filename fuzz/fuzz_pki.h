@@ -1,0 +1,98 @@
+/*
+ * fuzz_pki.h - a real tend CA in a temporary directory (removed at exit)
+ * for the fuzz targets that read signed messages, with one administrator
+ * (alice, role ops) and one node (web01).  Header-only: included once by
+ * each such target.
+ *
+ * Those targets read their input two ways, by its first byte: even, the
+ * rest is a whole envelope as it came off the bus (nothing verifies, so
+ * this tests the reading up to the signature check); odd, the rest is a
+ * body that fuzz_sign wraps in an envelope signed by a real identity of
+ * this CA, so that the checks after the signature see any body at all.
+ */
+#ifndef TEND_FUZZ_PKI_H
+#define TEND_FUZZ_PKI_H
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pki/pki.h"
+#include "rpc/rpc_int.h"
+#include "util/buf.h"
+
+/* the clock the targets pass in (2027-01-15), so that seeds stay in date;
+ * the identities are valid for 3,000 days from now, so around it too */
+#define FUZZ_NOW_MS 1800000000000LL
+
+struct fuzz_ident {
+	EVP_PKEY *key;
+	char *pem;
+};
+
+static struct {
+	char dir[64];
+	struct pki_ca *ca;
+	const char *ca_pem;
+	struct fuzz_ident alice, web01;
+} fx = { .dir = "/tmp/tend-fuzz-XXXXXX" };
+
+static int fx_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void fx_cleanup(void)
+{
+	pki_ca_free(fx.ca);
+	nftw(fx.dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* fx_setup - the CA and both identities; -1 (said on stderr) on failure. */
+static int fx_setup(void)
+{
+	struct tend_err err = { "" };
+	char path[128], serial[PKI_SERIAL_HEX_MAX + 1];
+	X509_REQ *req = NULL;
+	char *csr = NULL;
+
+	if (!mkdtemp(fx.dir))
+		return -1;
+	atexit(fx_cleanup);
+	snprintf(path, sizeof(path), "%s/ca", fx.dir);
+	if (pki_ca_open(path, true, &fx.ca, &err) < 0 || pki_key_new(&fx.alice.key) < 0 ||
+	    pki_key_new(&fx.web01.key) < 0 ||
+	    pki_ca_issue_admin(fx.ca, fx.alice.key, "alice", "ops", 3000, &fx.alice.pem, serial,
+			       &err) < 0 ||
+	    pki_csr_new(fx.web01.key, "web01", &csr, &err) < 0 ||
+	    pki_csr_check(csr, strlen(csr), "web01", &req, &err) < 0 ||
+	    pki_ca_issue_node(fx.ca, req, "web01", 3000, &fx.web01.pem, serial, &err) < 0) {
+		fprintf(stderr, "fuzz: cannot make the CA: %s\n", err.msg);
+		return -1;
+	}
+	X509_REQ_free(req);
+	free(csr);
+	fx.ca_pem = pki_ca_cert_pem(fx.ca);
+	return 0;
+}
+
+/* fx_sign - body signed by who, in an envelope of magic; NULL on failure. */
+static char *fx_sign(const struct fuzz_ident *who, const char *magic, const uint8_t *body,
+		     size_t len, size_t *ret_len)
+{
+	struct buf cert = BUF_INIT;
+	char *sig = NULL, *out = NULL;
+
+	if (pki_sign(who->key, body, len, &sig, NULL) == 0 &&
+	    rpc_json_escape(&cert, who->pem, strlen(who->pem)) == 0 &&
+	    rpc_env_build(magic, (const char *)body, len, buf_str(&cert), cert.len, sig, &out,
+			  ret_len, NULL) < 0)
+		out = NULL;
+	free(sig);
+	buf_free(&cert);
+	return out;
+}
+
+#endif
