@@ -23,6 +23,10 @@ empty root, and sits idle; its memory is read from /proc after each of
 IDLE_SAMPLES pauses: RSS (the target: <= 6 MB), and for the reader PSS and
 private memory, since most of an idle agent's RSS is shared library pages
 (libcrypto) whose count depends on how the kernel maps file pages.
+Beside it, the same samples of bench/idle-floor with the agent's identity:
+one process that only connects to the broker as a node (the same cnats
+and OpenSSL, mutual TLS) and subscribes to the node's subject.  What
+tendd adds to that floor is what tend itself costs.
 """
 import json
 import os
@@ -87,29 +91,51 @@ def idle_agent(server, state, url, work, logs):
             raise bl.BenchError("tendd cannot enroll; see %s" % alog)
         proc = subprocess.Popen([tendd, "--state", ag, "--root", root, "--interval", "30m",
                                  "--alive", "5m"], stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
-    samples = []
     try:
         for _ in range(100):  # the first run has finished once a catalog is cached
             if os.path.exists(os.path.join(ag, "catalog")):
                 break
             time.sleep(0.1)
-        for i in range(IDLE_SAMPLES):
-            time.sleep(5)
-            if proc.poll() is not None:
-                raise bl.BenchError("tendd exited (%s); see %s" % (proc.returncode, alog))
-            m = smaps_kb(proc.pid)
-            samples.append({"rss_kb": m["Rss"], "pss_kb": m["Pss"], "private_kb": m["Private"],
-                            "maxrss_kb": rss_kb(proc.pid)})
-            bl.log("  tendd idle %d: RSS %d kB, PSS %d kB, private %d kB"
-                   % (i + 1, m["Rss"], m["Pss"], m["Private"]))
+        samples = idle_samples(proc, "tendd", alog)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_proc(proc)
+    floor = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(server))),
+                         "bench", "idle-floor")
+    flog = os.path.join(logs, "idle-floor.log")
+    with open(flog, "w") as lf:
+        proc = subprocess.Popen([floor, ag], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=lf, text=True)
+    try:
+        if proc.stdout.readline().strip() != "connected":
+            raise bl.BenchError("idle-floor did not connect; see %s" % flog)
+        floor_samples = idle_samples(proc, "idle-floor", flog)
+    finally:
+        stop_proc(proc)
+    return samples, floor_samples
+
+
+def idle_samples(proc, what, log):
+    """IDLE_SAMPLES readings of proc's memory, 5 s apart."""
+    samples = []
+    for i in range(IDLE_SAMPLES):
+        time.sleep(5)
+        if proc.poll() is not None:
+            raise bl.BenchError("%s exited (%s); see %s" % (what, proc.returncode, log))
+        m = smaps_kb(proc.pid)
+        samples.append({"rss_kb": m["Rss"], "pss_kb": m["Pss"], "private_kb": m["Private"],
+                        "maxrss_kb": rss_kb(proc.pid)})
+        bl.log("  %s idle %d: RSS %d kB, PSS %d kB, private %d kB"
+               % (what, i + 1, m["Rss"], m["Pss"], m["Private"]))
     return samples
+
+
+def stop_proc(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def nats_child(pid):
@@ -169,7 +195,7 @@ def main():
         server_rss = rss_kb(proc.pid)
         npid = nats_child(proc.pid)
         nats_rss = rss_kb(npid) if npid else 0
-        idle = idle_agent(server, state, "http://127.0.0.1:%d" % port, work, logs)
+        idle, floor = idle_agent(server, state, "http://127.0.0.1:%d" % port, work, logs)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -189,12 +215,18 @@ def main():
                                                 server_rss, nats_rss)}
     irow = bl.summarize({"tool": "tendd", "workload": "1 node", "phase": "idle", "unit": "kB",
                          "ratio_to": None, "ratio": None}, idle, metric="rss_kb")
-    pss = sorted(x["pss_kb"] for x in idle)[len(idle) // 2]
-    priv = sorted(x["private_kb"] for x in idle)[len(idle) // 2]
+    frow = bl.summarize({"tool": "idle-floor", "workload": "1 node", "phase": "idle",
+                         "unit": "kB", "ratio_to": None, "ratio": None}, floor, metric="rss_kb")
+
+    def med(xs, k):
+        return sorted(x[k] for x in xs)[len(xs) // 2]
     itarget = {"name": "idle tendd RSS <= %d kB" % IDLE_TARGET_KB,
                "pass": irow["median"] <= IDLE_TARGET_KB,
                "detail": "median RSS %d kB (PSS %d kB, private %d kB: the rest is shared "
-                         "library pages)" % (irow["median"], pss, priv)}
+                         "library pages); a bare TLS connection to the broker with the same "
+                         "libraries (bench/idle-floor): RSS %d kB, PSS %d kB, private %d kB"
+                         % (irow["median"], med(idle, "pss_kb"), med(idle, "private_kb"),
+                            frow["median"], med(floor, "pss_kb"), med(floor, "private_kb"))}
     bl.write_suite({"suite": "bus",
                     "title": "the bus: catalog requests answered not-modified per second",
                     "tools": {"tend-server": bl.command_version([server, "--version"]),
@@ -205,7 +237,7 @@ def main():
                               (CONNS, WINDOW, seconds, NODES),
                               "tend-server, nats-server and the load generator share %s cores"
                               % os.cpu_count()],
-                    "rows": [row, irow], "targets": [target, itarget]})
+                    "rows": [row, irow, frow], "targets": [target, itarget]})
 
 
 if __name__ == "__main__":
