@@ -26,6 +26,10 @@ For each size N:
      client publishes one request and counts N replies of a few bytes (no
      JSON, no signature, no policy): one warm-up, then RUNS rounds.
 Target: the median "answered in" <= 2 x the median floor of the same N.
+Beside it, bench/sig-floor times the signature work each node needs (the
+agent verifies the request and signs its reply, the CLI verifies the
+reply) with tend's own functions: N times that is CPU that tend ping
+spends on top of the floor, however the rest is done.
 
 Environment: BENCH_QUICK=1: 1,000 agents only, 3 runs;
 BENCH_RPC_SIZES="1000 5000 9000" overrides the sizes.
@@ -275,7 +279,19 @@ def measure_size(b, n, runs):
     return info, warm, pings, floor
 
 
-def rows_for(n, info, pings, floor):
+def sig_floor(build):
+    """bench/sig-floor: microseconds of CPU per node for the signatures alone."""
+    exe = os.path.join(build, "bench", "sig-floor")
+    p = subprocess.run([exe], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise bl.BenchError("sig-floor failed: %s" % p.stderr.strip())
+    doc = json.loads(p.stdout)
+    bl.log("  signatures: verify %.1f us, sign %.1f us: %.1f us of CPU per node"
+           % (doc["verify_us"], doc["sign_us"], doc["per_node_us"]))
+    return doc
+
+
+def rows_for(n, info, pings, floor, sig):
     fl = bl.summarize({"tool": "raw floor", "workload": str(n), "phase": "answer", "unit": "s",
                        "ratio_to": None, "ratio": None}, floor, metric="seconds")
     ans = bl.summarize({"tool": "tend ping", "workload": str(n), "phase": "answer", "unit": "s",
@@ -293,9 +309,13 @@ def rows_for(n, info, pings, floor):
     target = {"name": "tend ping <= %g x floor, %d agents" % (FACTOR, n),
               "pass": ans["ratio"] is not None and ans["ratio"] <= FACTOR,
               "detail": "median answered in %.3f s vs floor %.3f s (%.2fx); wall %.3f s; "
-                        "CLI max RSS %.1f MB; %d answers, every reply verified"
+                        "CLI max RSS %.1f MB; %d answers, every reply verified; the "
+                        "signatures alone (bench/sig-floor) are %.2f s of CPU, %.2f s on %d "
+                        "cores if perfectly shared, against %.2f s allowed"
                         % (ans["median"], fl["median"], ans["ratio"] or 0, wall["median"],
-                           wall["maxrss_kb"] / 1024, n)}
+                           wall["maxrss_kb"] / 1024, n, n * sig["per_node_us"] / 1e6,
+                           n * sig["per_node_us"] / 1e6 / (os.cpu_count() or 1),
+                           os.cpu_count() or 1, FACTOR * fl["median"])}
     return [ans, wall, fl, emu], target
 
 
@@ -318,11 +338,12 @@ def main():
     load_start = bl.loadavg()
     b = Bench(work, server, tend, build)
     rows, targets, notes = [], [], []
+    sig = sig_floor(build)
     try:
         b.start(max(ns))
         for n in ns:
             info, warm, pings, floor = measure_size(b, n, runs)
-            r, t = rows_for(n, info, pings, floor)
+            r, t = rows_for(n, info, pings, floor, sig)
             rows += r
             targets.append(t)
             notes.append("%d agents: tend-emulator connected them in %.1f s with %d threads, "
