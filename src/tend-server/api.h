@@ -138,6 +138,15 @@ int api_begin(struct api_req *rq, const char *authorization, const struct api_ro
  */
 void api_finish(struct api_req *rq, const struct api_route *route, struct api_resp *rs);
 
+/*
+ * http_path_check - what the HTTP layer (http.c) checks of a request's
+ * decoded URL path before routing: at most HTTP_PATH_MAX bytes (414), no
+ * control character (400), no "." or ".." component (400).  0 with url
+ * copied to path; 1 with the answer in rs (and a shortened copy in path).
+ */
+#define HTTP_PATH_MAX 2048
+int http_path_check(const char *url, char path[HTTP_PATH_MAX + 1], struct api_resp *rs);
+
 /* api_resp_clear - free what rs holds (json, raw) and zero it. */
 void api_resp_clear(struct api_resp *rs);
 

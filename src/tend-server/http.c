@@ -35,7 +35,6 @@
 #include "util/log.h"
 #include "util/strutil.h"
 
-#define HTTP_PATH_MAX 2048
 #define HTTP_PEM_MAX ((size_t)1 << 20)
 
 struct http {
@@ -147,6 +146,25 @@ static bool dot_segment(const char *path)
 		s += n;
 	}
 	return false;
+}
+
+int http_path_check(const char *url, char path[HTTP_PATH_MAX + 1], struct api_resp *rs)
+{
+	if (strlen(url) > HTTP_PATH_MAX) {
+		snprintf(path, HTTP_PATH_MAX + 1, "%.64s...", url);
+		api_error(rs, 414, "the URL path is longer than %d bytes", HTTP_PATH_MAX);
+		return 1;
+	}
+	snprintf(path, HTTP_PATH_MAX + 1, "%s", url);
+	if (control_char(path)) {
+		api_error(rs, 400, "the path has a control character (or %%00)");
+		return 1;
+	}
+	if (dot_segment(path)) {
+		api_error(rs, 400, "the path has a '.' or '..' component: %s", path);
+		return 1;
+	}
+	return 0;
 }
 
 static void client_address(struct MHD_Connection *conn, char *out, size_t len)
@@ -284,20 +302,8 @@ static enum MHD_Result begin(struct http *h, struct MHD_Connection *conn, const 
 	rq->conn = conn;
 	rq->address = hr->address;
 	rq->query = hr->args;
-	if (strlen(url) > HTTP_PATH_MAX) {
-		snprintf(hr->path, sizeof(hr->path), "%.64s...", url);
-		api_error(&hr->rs, 414, "the URL path is longer than %d bytes", HTTP_PATH_MAX);
+	if (http_path_check(url, hr->path, &hr->rs))
 		return respond(conn, hr);
-	}
-	snprintf(hr->path, sizeof(hr->path), "%s", url);
-	if (control_char(hr->path)) {
-		api_error(&hr->rs, 400, "the path has a control character (or %%00)");
-		return respond(conn, hr);
-	}
-	if (dot_segment(hr->path)) {
-		api_error(&hr->rs, 400, "the path has a '.' or '..' component: %s", hr->path);
-		return respond(conn, hr);
-	}
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, hr);
 	rq->nquery = hr->nargs;
 	if (hr->too_many_args) {
