@@ -58,7 +58,10 @@ static const char usage_text[] =
 	"  --threads N       threads that enroll and connect (default 4)\n"
 	"  --delivery-threads N  threads that run requests (default: one per CPU)\n"
 	"  -v, --verbose     say more\n"
-	"  -h, --help        this text\n";
+	"  -h, --help        this text\n"
+	"      --version     the version\n"
+	"\n"
+	"exit status: 0 stopped by a signal, 1 failure, 2 usage\n";
 
 enum {
 	OPT_AGENTS = 256,
@@ -72,7 +75,8 @@ enum {
 	OPT_PREFIX,
 	OPT_TAGS,
 	OPT_THREADS,
-	OPT_DELIVERY
+	OPT_DELIVERY,
+	OPT_VERSION
 };
 
 static int int_opt(const char *name, const char *s, long long min, long long max, int *ret)
@@ -104,6 +108,7 @@ static int parse_args(int argc, char **argv, struct emu_opts *o)
 		{ "delivery-threads", required_argument, NULL, OPT_DELIVERY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r = 0;
@@ -128,6 +133,7 @@ static int parse_args(int argc, char **argv, struct emu_opts *o)
 			break;
 		case 'v': log_set_level(LOG_VERBOSE); break;
 		case 'h': fputs(usage_text, stdout); exit(0);
+		case OPT_VERSION: printf("tend-emulator %s\n", TEND_VERSION); exit(0);
 		default: r = -EINVAL;
 		}
 		/* clang-format on */

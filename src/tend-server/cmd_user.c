@@ -125,6 +125,7 @@ static int write_bundle(const char *path, const char *name, const char *role, EV
 struct add_opts {
 	const char *name, *role, *out;
 	long long days;
+	bool json;
 };
 
 static int user_issue(struct server *s, const struct add_opts *o)
@@ -172,8 +173,17 @@ static int user_issue(struct server *s, const struct add_opts *o)
 		pki_ca_revoke(s->ca, serial, NULL);
 		goto out;
 	}
-	printf("%s: identity '%s' (role %s), certificate %s, valid %lld days\n", o->out, o->name,
-	       o->role, serial, o->days);
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I}", "file", o->out, "name", o->name,
+				      "role", o->role, "serial", serial, "days", (json_int_t)o->days);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	} else {
+		printf("%s: identity '%s' (role %s), certificate %s, valid %lld days\n", o->out,
+		       o->name, o->role, serial, o->days);
+	}
 out:
 	json_decref(urls);
 	json_decref(ends);
@@ -229,15 +239,16 @@ static int do_revoke(struct server *s, const void *arg)
 	return 0;
 }
 
-static int user_add(const struct srv_config *c, int argc, char **argv)
+static int user_add(const struct srv_config *c, bool json, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "role", required_argument, NULL, 'r' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "days", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct add_opts o = { .days = USER_DAYS_DEFAULT };
+	struct add_opts o = { .days = USER_DAYS_DEFAULT, .json = json };
 	char out[300];
 	int ch;
 
@@ -246,6 +257,7 @@ static int user_add(const struct srv_config *c, int argc, char **argv)
 		switch (ch) {
 		case 'r': o.role = optarg; break;
 		case 'o': o.out = optarg; break;
+		case 'j': o.json = true; break;
 		case 'd':
 			if (str_to_ll(optarg, 10, 1, USER_DAYS_MAX, &o.days) < 0) {
 				log_warnx("user add: --days %s: expected 1 to %d", optarg,
@@ -256,8 +268,8 @@ static int user_add(const struct srv_config *c, int argc, char **argv)
 		default: return 1;
 		}
 	}
-	if (optind != argc - 1 || !o.role) {
-		log_warnx("usage: user add NAME --role ROLE [--out FILE] [--days N]");
+	if (optind != argc - 1 || !o.role || argv[optind][0] == '-') {
+		log_warnx("usage: user add NAME --role ROLE [--out FILE] [--days N] [--json]");
 		return 1;
 	}
 	o.name = argv[optind];
@@ -310,16 +322,36 @@ static int user_ls(const struct srv_config *c, bool json)
 	return 0;
 }
 
+bool srv_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 int cmd_user(const struct srv_config *c, bool json, int argc, char **argv)
 {
+	static const char usage[] =
+		"usage: tend-server [OPTIONS] user add NAME --role ROLE [--out FILE] [--days N] "
+		"[--json]\n"
+		"       tend-server [OPTIONS] user ls [--json]\n"
+		"       tend-server [OPTIONS] user revoke NAME\n"
+		"administrators' identities: a key and a certificate of tend's CA in one\n"
+		"bundle file (--out, default NAME.pem, 0600) for tend's remote commands;\n"
+		"--days: 1 to 3650 (default 365).  man tend-server(8) says more.\n";
+
+	if (srv_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "add"))
-		return user_add(c, argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "ls"))
-		return user_ls(c, json || (argc > 2 && !strcmp(argv[2], "--json")));
-	if (argc == 3 && !strcmp(argv[1], "revoke"))
+		return user_add(c, json, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "ls") &&
+	    (argc == 2 || (argc == 3 && !strcmp(argv[2], "--json"))))
+		return user_ls(c, json || argc == 3);
+	if (argc == 3 && !strcmp(argv[1], "revoke") && argv[2][0] != '-')
 		return with_state(c, do_revoke, argv[2]);
-	log_warnx("usage: user add NAME --role ROLE [--out FILE] [--days N]\n"
-		  "       user ls [--json]\n"
-		  "       user revoke NAME");
+	fputs(usage, stderr);
 	return 1;
 }

@@ -6,8 +6,10 @@
  *   tend-server [OPTIONS]                         serve the API
  *   tend-server [OPTIONS] --check [--json]        validate and exit 0/1
  *   tend-server [OPTIONS] token create --role ro|rw [--name NAME]
+ *   tend-server [OPTIONS] token create --enroll [--tags T1,T2] [--ttl 1h] [--uses 1]
  *   tend-server [OPTIONS] token ls [--json]
  *   tend-server [OPTIONS] token revoke NAME
+ *   tend-server [OPTIONS] user add|ls|revoke ...  (cmd_user.c)
  *
  * Configuration: defaults, then --config FILE, then the options.
  */
@@ -54,6 +56,9 @@ static void usage(FILE *f)
 	      "                                          [--uses 1] [--name NAME]\n"
 	      "       tend-server [OPTIONS] token ls [--json]\n"
 	      "       tend-server [OPTIONS] token revoke NAME\n"
+	      "       tend-server [OPTIONS] user add NAME --role ROLE [--out FILE] [--days N]\n"
+	      "       tend-server [OPTIONS] user ls [--json]\n"
+	      "       tend-server [OPTIONS] user revoke NAME\n"
 	      "\noptions:\n"
 	      "  -s, --state DIR       state directory (default /var/lib/tend)\n"
 	      "  -l, --listen ADDR:PORT  address to serve on (default 127.0.0.1:8440)\n"
@@ -184,7 +189,27 @@ static json_t *enroll_tags(const char *list)
 }
 
 /* enroll_token_create - `token create --enroll`: a one-time enrollment token. */
-static int enroll_token_create(struct db *db, const char *name, const char *tags_s,
+/* print_secret - a new token's secret, alone or as JSON with what it is. */
+static void print_secret(bool json, const char *secret, const char *name, const char *role,
+			 json_t *extra)
+{
+	json_t *j;
+
+	if (!json) {
+		printf("%s\n", secret);
+		json_decref(extra);
+		return;
+	}
+	j = json_pack("{s:s, s:s?, s:s}", "secret", secret, "name", name, "role", role);
+	if (extra)
+		json_object_update(j, extra);
+	json_decref(extra);
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(j);
+}
+
+static int enroll_token_create(struct db *db, bool json, const char *name, const char *tags_s,
 			       const char *ttl_s, const char *uses_s)
 {
 	struct tend_err err = { "" };
@@ -203,19 +228,22 @@ static int enroll_token_create(struct db *db, const char *name, const char *tags
 		return 1;
 	}
 	r = db_enroll_token_create(db, name, tags, (int64_t)ttl, (int)uses, &secret, &err);
-	json_decref(tags);
 	if (r < 0) {
 		log_warnx("token create: %s", err.msg[0] ? err.msg : strerror(-r));
+		json_decref(tags);
 		return 1;
 	}
-	printf("%s\n", secret);
+	print_secret(json, secret, name, "enroll",
+		     json_pack("{s:o, s:I, s:I}", "tags", tags, "ttl_seconds", (json_int_t)ttl,
+			       "uses", (json_int_t)uses));
 	free(secret);
 	return 0;
 }
 
-static int token_create(struct db *db, int argc, char **argv)
+static int token_create(struct db *db, bool json, int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "role", required_argument, NULL, OPT_ROLE },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "enroll", no_argument, NULL, OPT_ENROLL },
@@ -240,11 +268,12 @@ static int token_create(struct db *db, int argc, char **argv)
 		case OPT_TAGS: tags = optarg; break;
 		case OPT_TTL: ttl = optarg; break;
 		case OPT_USES: uses = optarg; break;
+		case OPT_JSON: json = true; break;
 		default: return 1;
 		}
 	}
 	if (enroll && !role_s && optind == argc)
-		return enroll_token_create(db, name, tags, ttl, uses);
+		return enroll_token_create(db, json, name, tags, ttl, uses);
 	if (enroll || tags || ttl || uses || !role_s || optind != argc ||
 	    db_role_parse(role_s, &role) < 0) {
 		log_warnx("usage: token create --role ro|rw [--name NAME]\n"
@@ -257,7 +286,7 @@ static int token_create(struct db *db, int argc, char **argv)
 		log_warnx("token create: %s", err.msg[0] ? err.msg : strerror(-r));
 		return 1;
 	}
-	printf("%s\n", secret);
+	print_secret(json, secret, name, role_s, NULL);
 	free(secret);
 	return 0;
 }
@@ -315,26 +344,41 @@ static int token_ls(struct db *db, bool json)
 
 static int cmd_token(struct srv_config *c, bool json, int argc, char **argv)
 {
+	static const char usage[] =
+		"usage: tend-server [OPTIONS] token create --role ro|rw [--name NAME] [--json]\n"
+		"       tend-server [OPTIONS] token create --enroll [--tags T1,T2] [--ttl 1h]\n"
+		"                                 [--uses 1] [--name NAME] [--json]\n"
+		"       tend-server [OPTIONS] token ls [--json]\n"
+		"       tend-server [OPTIONS] token revoke NAME\n"
+		"API tokens (ro: reads, rw: reads and writes) and one-time enrollment tokens\n"
+		"for tendd --enroll; create prints the secret once.  --ttl: at most a year;\n"
+		"--uses: at most 100000.  man tend-server(8) says more.\n";
 	struct tend_err err = { "" };
 	struct db *db = NULL;
 	int ret = 1, r;
 
-	if (argc < 2) {
-		log_warnx("usage: token create|ls|revoke");
+	if (srv_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "create") && strcmp(argv[1], "ls") &&
+			 strcmp(argv[1], "revoke"))) {
+		if (argc >= 2)
+			log_warnx("unknown token command '%s' (create, ls, revoke)", argv[1]);
+		fputs(usage, stderr);
 		return 1;
 	}
-	if (strcmp(argv[1], "create") && strcmp(argv[1], "ls") && strcmp(argv[1], "revoke")) {
-		log_warnx("unknown token command '%s' (create, ls, revoke)", argv[1]);
+	if ((!strcmp(argv[1], "ls") && argc > 2 && (argc > 3 || strcmp(argv[2], "--json"))) ||
+	    (!strcmp(argv[1], "revoke") && (argc != 3 || argv[2][0] == '-'))) {
+		fputs(usage, stderr);
 		return 1;
 	}
 	if (open_db(c, &db) < 0)
 		return 1;
 	if (!strcmp(argv[1], "create")) {
-		ret = token_create(db, argc - 1, argv + 1);
+		ret = token_create(db, json, argc - 1, argv + 1);
 	} else if (!strcmp(argv[1], "ls")) {
-		ret = token_ls(db, json || (argc > 2 && !strcmp(argv[2], "--json")));
-	} else if (argc != 3) {
-		log_warnx("usage: token revoke NAME");
+		ret = token_ls(db, json || argc == 3);
 	} else {
 		r = db_token_revoke(db, argv[2], &err);
 		if (r == -ENOENT && db_enroll_token_revoke(db, argv[2], NULL) == 0)

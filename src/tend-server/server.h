@@ -115,4 +115,7 @@ json_t *runfiles_endpoints(const struct srv_config *c);
  */
 int cmd_user(const struct srv_config *c, bool json, int argc, char **argv);
 
+/* srv_wants_help - whether argv[1..] holds -h or --help (a subcommand's help). */
+bool srv_wants_help(int argc, char **argv);
+
 #endif

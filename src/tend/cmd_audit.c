@@ -97,6 +97,10 @@ int cmd_audit(int argc, char **argv)
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "hfn:", opts, NULL)) != -1) {
+		if ((ch == 'D' || ch == 'A') && l.filters[3].key) {
+			log_warnx("audit: --refused or --allowed, not both");
+			return API_EXIT_USAGE;
+		}
 		if (api_opts_take(&o, ch, optarg) || take(&l, ch, optarg))
 			continue;
 		usage(stderr);

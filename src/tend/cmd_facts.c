@@ -180,7 +180,10 @@ int cmd_facts(int argc, char **argv)
 			     "Show the facts templates see as {{ facts.NAME }}; NAME may be dotted (os.id).\n"
 			     "A single value prints alone; a group prints one 'name = value' line each.\n\n"
 			     "  --json      print JSON\n"
-			     "  --root DIR  take the OS, host name, packages and custom facts from DIR");
+			     "  --root DIR  take the OS, host name, packages and custom facts from DIR\n"
+			     "  -h, --help  this help\n\n"
+			     "exit status: 0 done, 1 NAME is not a fact, the root cannot be opened, or\n"
+			     "bad usage");
 			return 0;
 		} else {
 			return 1;

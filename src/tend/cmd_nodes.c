@@ -388,10 +388,6 @@ int cmd_nodes(int argc, char **argv)
 			return API_EXIT_USAGE;
 		}
 	}
-	if (a.o.help) {
-		usage(stdout);
-		return API_EXIT_OK;
-	}
 	a.pos = argv + optind;
 	a.npos = argc - optind;
 	if (a.npos > 0) {
@@ -406,6 +402,10 @@ int cmd_nodes(int argc, char **argv)
 			  sub);
 		usage(stderr);
 		return API_EXIT_USAGE;
+	}
+	if (a.o.help) {
+		usage(stdout);
+		return API_EXIT_OK;
 	}
 	if (a.npos < subs[want].args || (!subs[want].more && a.npos > subs[want].args)) {
 		log_warnx("nodes %s: %s arguments", sub,

@@ -42,8 +42,9 @@ static void usage(FILE *f, bool plan)
 		"  -v, --verbose          more detail%s\n"
 		"  -q, --quiet            only failures and the summary\n"
 		"  --no-color             never colour the output\n"
-		"  --timeout SECONDS      default timeout of exec commands (300)\n"
+		"  --timeout DURATION     default timeout of exec commands (300s; 90, 5m, 1h)\n"
 		"%s"
+		"  -h, --help             this help\n"
 		"\nexit status: %s\n",
 		plan ? "plan" : "apply",
 		plan ? "Show what `tend apply` would change. Nothing is written."
@@ -51,8 +52,8 @@ static void usage(FILE *f, bool plan)
 		plan ? " (list resources that are already right)" : " (diffs of changed files)",
 		plan ? "" : "  --no-wait              fail at once if another run holds the lock\n"
 			    "  --detailed-exitcodes   0 no changes, 2 changes, 4 failures, 6 both\n",
-		plan ? "0 nothing to change, 2 changes pending, 1 error"
-		     : "0 success, 1 failure or bad input");
+		plan ? "0 nothing to change, 2 changes pending, 1 error, bad input or bad usage"
+		     : "0 success, 1 failure, bad input or bad usage");
 }
 
 static int parse_args(int argc, char **argv, struct run_args *a)

@@ -127,10 +127,10 @@ int main(int argc, char **argv)
 	log_init("tend", LOG_NORMAL);
 	if (argc < 2) {
 		usage(stderr);
-		return 1;
+		return 2;
 	}
 	name = argv[1];
-	if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || (!strcmp(name, "help") && argc == 2)) {
 		usage(stdout);
 		return 0;
 	}
@@ -156,5 +156,5 @@ int main(int argc, char **argv)
 			return c->run(argc - 1, argv + 1);
 	log_warnx("unknown command '%s'", name);
 	usage(stderr);
-	return 1;
+	return 2;
 }

@@ -133,7 +133,8 @@ enum {
 	"  --server URL        tend-server, for the nodes expected to answer (TEND_SERVER,\n" \
 	"                      the identity's server: line, cli.conf 'server')\n"             \
 	"  --token SECRET      its API token (TEND_TOKEN, cli.conf 'token')\n"                \
-	"  --cacert FILE       CA certificate of an https server (TEND_CACERT)\n"             \
+	"  --cacert FILE       CA certificate of an https server (TEND_CACERT, cli.conf\n" \
+	"                      'cacert')\n"                                                \
 	"  -h, --help          show this help\n"
 
 /* What the command line said. */

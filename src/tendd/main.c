@@ -48,7 +48,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tendd [OPTIONS]\n"
-		"       tendd --enroll [TOKEN] --server URL [--node ID] [--state DIR] [--wait]\n\n"
+		"       tendd --enroll [TOKEN] --server URL [--node ID] [--state DIR]\n"
+		"                    [--cacert FILE] [--wait [--poll DUR]]\n\n"
 		"The tend agent: fetches this node's signed catalog over the bus, converges on an\n"
 		"interval and on SIGUSR1, keeps the last good catalog and spools reports while the\n"
 		"server is away.\n\n"

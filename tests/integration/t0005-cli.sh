@@ -47,8 +47,12 @@ expect_exit 1 tend apply --no-such-option site.yaml
 stderr_has "no-such-option"
 expect_exit 1 tend plan --no-wait site.yaml
 expect_exit 1 tend plan --detailed-exitcodes site.yaml
-expect_exit 1 "$TEND" no-such-command
+expect_exit 2 "$TEND" no-such-command
 stderr_has "no-such-command"
+expect_exit 2 "$TEND"
+stderr_has "usage: tend COMMAND"
+expect_exit 0 "$TEND" help
+stdout_has "usage: tend COMMAND"
 expect_exit 1 tend apply --var NOEQUALS site.yaml
 stderr_has "NOEQUALS"
 expect_exit 1 tend apply --root "$T/no-such-root" site.yaml

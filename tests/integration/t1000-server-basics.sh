@@ -64,7 +64,7 @@ assert sorted(x["name"] for x in t) == ["admin", "reader", "temp"], t
 assert all(set(x) <= {"name", "role", "created", "last_used"} for x in t), t
 ' "$OUT"
 api GET /v1/nodes "" "$secret"
-check "the new token is accepted while the server runs" test "$HTTP" != 401
+expect_http 200 # the new token is accepted while the server runs
 expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token create --role rw --name temp
 expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token create --role root --name x
 expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token revoke temp
@@ -72,6 +72,45 @@ api GET /v1/nodes "" "$secret"
 expect_http 401
 check "401 asks for a bearer token" grep -qi '^WWW-Authenticate: Bearer' "$HDR"
 expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token revoke temp
+
+step "token and user: --help on every subcommand changes nothing; --json output"
+for sub in "token" "token create" "token ls" "token revoke" "user" "user add" "user ls" \
+	"user revoke"; do
+	# shellcheck disable=SC2086 # the subcommand is two words
+	expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" $sub --help
+	stdout_has "usage: tend-server [OPTIONS] ${sub%% *}"
+done
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token ls --json
+check "token revoke --help revoked nothing" python3 -c '
+import json, sys
+assert sorted(x["name"] for x in json.load(open(sys.argv[1]))) == ["admin", "reader"]' "$OUT"
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token ls --bogus
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" token revoke -x
+expect_exit 1 "$TEND_SERVER_BIN" --state "$STATE" user ls extra
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token create --role ro --name j1 --json
+check "token create --json gives the secret, name and role" python3 -c '
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+assert d["name"] == "j1" and d["role"] == "ro", d
+assert re.fullmatch(r"tend_[A-Za-z0-9_-]{43}", d["secret"]), d' "$OUT"
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" --json token create --enroll --tags web \
+	--uses 2 --ttl 2h
+check "an enrollment token in JSON says its tags, uses and lifetime" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["role"] == "enroll" and d["tags"] == ["web"], d
+assert d["uses"] == 2 and d["ttl_seconds"] == 7200, d
+assert d["secret"].startswith("tend_enroll_"), d' "$OUT"
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" token revoke j1
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" user add carol --role ops --out "$T/carol.pem" \
+	--json
+check "user add --json names the bundle, the role and the certificate" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["file"] == sys.argv[2] and d["name"] == "carol" and d["role"] == "ops", d
+assert d["days"] == 365 and len(d["serial"]) >= 16, d' "$OUT" "$T/carol.pem"
+assert_mode "$T/carol.pem" 600
+expect_exit 0 "$TEND_SERVER_BIN" --state "$STATE" user revoke carol
 
 step "the OpenAPI document is served and describes the API"
 api GET /v1/openapi.json "" -
