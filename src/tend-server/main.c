@@ -574,6 +574,15 @@ int main(int argc, char **argv)
 	if (first < 0)
 		return 1;
 	log_set_level(o.verbose >= 2 ? LOG_DEBUG : o.verbose ? LOG_VERBOSE : LOG_NORMAL);
+	/* a subcommand's help needs no configuration: print it even when that is wrong */
+	if (first < argc && srv_wants_help(argc - first, argv + first) &&
+	    (!strcmp(argv[first], "token") || !strcmp(argv[first], "user"))) {
+		srv_config_defaults(&c);
+		ret = !strcmp(argv[first], "token") ? cmd_token(&c, o.json, argc - first, argv + first)
+						    : cmd_user(&c, o.json, argc - first, argv + first);
+		srv_config_free(&c);
+		return ret;
+	}
 	if (load_config(&o, &c) < 0) {
 		srv_config_free(&c);
 		return 1;

@@ -97,7 +97,8 @@ int cmd_audit(int argc, char **argv)
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "hfn:", opts, NULL)) != -1) {
-		if ((ch == 'D' || ch == 'A') && l.filters[3].key) {
+		if ((ch == 'D' || ch == 'A') && l.filters[3].key &&
+		    strcmp(l.filters[3].value, ch == 'D' ? "refused" : "allowed")) {
 			log_warnx("audit: --refused or --allowed, not both");
 			return API_EXIT_USAGE;
 		}

@@ -190,9 +190,12 @@ int enroll(const struct enroll_opts *o)
 		r = post(o, node, csr, &err);
 		if (r != 1 || !o->wait)
 			break;
-		log_info("%s waits for approval (tend nodes approve %s); asking again in %.0f s", node,
+		log_info("%s waits for approval (tend nodes approve %s); asking again in %g s", node,
 			 node, o->poll);
-		sleep((unsigned)o->poll);
+		struct timespec pause = { (time_t)o->poll,
+					  (long)((o->poll - (double)(time_t)o->poll) * 1e9) };
+
+		nanosleep(&pause, NULL);
 	}
 out:
 	free(csr);

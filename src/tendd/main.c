@@ -107,6 +107,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, verbose = 0, r = 0;
+	bool poll_set = false;
 
 	while (r == 0 && (c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -132,7 +133,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_NODE: o->eo.node = optarg; break;
 		case O_CACERT: o->eo.cacert = optarg; break;
 		case O_WAIT: o->eo.wait = true; break;
-		case O_POLL: r = duration("poll", optarg, &o->eo.poll); break;
+		case O_POLL:
+			r = duration("poll", optarg, &o->eo.poll);
+			poll_set = true;
+			if (r == 0 && o->eo.poll < 1) {
+				log_warnx("--poll %s: at least 1s (every request costs the server)",
+					  optarg);
+				r = -EINVAL;
+			}
+			break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 1;
 		case O_VERSION: printf("tendd %s\n", TEND_VERSION); return 1;
@@ -151,6 +160,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->enroll && (o->eo.server || o->eo.node || o->eo.wait)) {
 		log_warnx("--server, --node and --wait are options of --enroll");
+		return -EINVAL;
+	}
+	if (poll_set && !o->eo.wait) {
+		log_warnx("--poll is an option of --enroll --wait");
 		return -EINVAL;
 	}
 	log_set_level(verbose >= 2 ? LOG_DEBUG : verbose ? LOG_VERBOSE : LOG_NORMAL);
