@@ -706,6 +706,7 @@ int repo_snap_edit(struct repo *r, struct repo_snap *base, const struct repo_edi
 		rc = repo_git_fail(err, rc, "write tree");
 		goto out;
 	}
+	r->writes++; /* objects that stay loose, even when nothing commits them */
 	rc = snap_from_tree_id(r, &tid, ret, err);
 out:
 	git_index_free(ix);
@@ -890,8 +891,11 @@ int repo_commit_snap(struct repo *r, struct repo_snap *s, const char *expect,
 		goto out;
 	}
 	rc = move_branch(r, &id, git_commit_id(parent), err);
-	if (rc == 0)
+	if (rc == 0) {
 		repo_oid_hex(&id, out);
+		r->writes++;
+		repo_pack_soon(r);
+	}
 out:
 	git_signature_free(committer);
 	git_signature_free(author);

@@ -149,4 +149,37 @@ int repo_commit_info(struct repo *r, const char *rev, json_t **ret, struct tend_
 int repo_diff(struct repo *r, const char *from, const char *to, const char *path,
 	      json_t **ret_files, char **ret_patch, struct tend_err *err);
 
+/* ---- packing (repo_pack.c) ---- */
+
+#define REPO_LOOSE_MAX 4000        /* loose objects tolerated before packing */
+#define REPO_PACK_CHECK_EVERY 100  /* writes between two counts of them */
+#define REPO_PACK_GRACE_S (24 * 3600) /* unreachable objects and old packs kept so long */
+
+struct repo_pack_stats {
+	size_t loose_before, loose_after; /* loose objects */
+	size_t packed;                    /* objects in the new pack (0: none written) */
+	size_t packs_dropped;             /* older packs removed */
+};
+
+/*
+ * repo_pack - when more than loose_max objects are loose, pack everything
+ * the references reach into one pack, then remove the loose objects it
+ * holds, and unreachable loose objects and older packs (but those a .keep
+ * file keeps) once older than grace_s.  Nothing reachable is ever
+ * removed before it is in the new pack.  *ret (may be NULL) says what was
+ * done.  0, or -errno with the reason (the repository is left as it was
+ * or with one more pack).
+ */
+int repo_pack(struct repo *r, size_t loose_max, long grace_s, struct repo_pack_stats *ret,
+	      struct tend_err *err);
+
+/* repo_pack_check - repo_pack with the defaults above; a failure is logged, nothing more. */
+void repo_pack_check(struct repo *r);
+
+/*
+ * repo_pack_soon - after a commit: repo_pack_check once REPO_PACK_CHECK_EVERY
+ * trees and commits were written since the last one.
+ */
+void repo_pack_soon(struct repo *r);
+
 #endif

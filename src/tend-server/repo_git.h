@@ -13,6 +13,8 @@
 struct repo {
 	git_repository *git;
 	char *branch; /* full reference name, "refs/heads/main" */
+	unsigned long writes;  /* trees and commits written: repo_pack_soon */
+	unsigned long checked; /* writes when the loose objects were last counted */
 };
 
 /* repo_git_fail - a libgit2 error gerr as -errno, with "WHAT: git's message" in err. */

@@ -129,6 +129,7 @@ int server_open(struct server *s, struct tend_err *err)
 	r = repo_open(s->cfg.repo_path, s->cfg.repo_create, &s->repo, err);
 	if (r < 0)
 		goto fail;
+	repo_pack_check(s->repo); /* what writes and pushes left loose since the last pack */
 	r = db_open(s->cfg.db_path, &s->db, err);
 	if (r < 0)
 		goto fail;

@@ -802,6 +802,94 @@ static void test_plain_git_push_seen(void **state)
 	repo_snap_free(old);
 }
 
+
+/* ---- packing ---- */
+
+/* loose_count - loose objects in the repository (git's own count). */
+static long loose_count(struct fixture *f)
+{
+	char line[64];
+
+	sh_out(line, sizeof(line), "git -C '%s' count-objects | cut -d' ' -f1", f->repo);
+	return strtol(line, NULL, 10);
+}
+
+static void test_pack_keeps_everything_reachable(void **state)
+{
+	struct fixture *f = *state;
+	char revs[40][REPO_OID_HEX + 1], path[64], data[64], line[256], old[REPO_OID_HEX + 1],
+		young[REPO_OID_HEX + 1];
+	struct repo_edit bad = { "files/refused.txt", "never committed\n", 16, false };
+	struct repo_snap *base = NULL, *cand = NULL;
+	struct repo_pack_stats st;
+	long before;
+
+	open_new(f);
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "files/f%02d/data.txt", i % 7);
+		snprintf(data, sizeof(data), "version %d\n", i);
+		put(f, path, data, "a write", revs[i]);
+	}
+	/* a tag of an old commit, annotated, made with plain git */
+	sh("git -C '%s' tag -a -m 'release one' v1 %s", f->repo, revs[3]);
+	/* a candidate that was never committed (a refused write) */
+	assert_int_equal(repo_snap_open(f->r, NULL, &base, &f->err), 0);
+	assert_int_equal(repo_snap_edit(f->r, base, &bad, 1, &cand, &f->err), 0);
+	repo_snap_free(cand);
+	repo_snap_free(base);
+	/* unreachable blobs: one two days old, one just written */
+	sh_out(old, sizeof(old), "echo stale | git -C '%s' hash-object -w --stdin", f->repo);
+	sh("touch -d '2 days ago' '%s/objects/%.2s/%s'", f->repo, old, old + 2);
+	sh_out(young, sizeof(young), "echo fresh | git -C '%s' hash-object -w --stdin", f->repo);
+	before = loose_count(f);
+	assert_true(before > 100);
+
+	/* below the threshold nothing happens */
+	assert_int_equal(repo_pack(f->r, (size_t)before, 3600, &st, &f->err), 0);
+	assert_int_equal(st.packed, 0);
+	assert_int_equal(loose_count(f), before);
+
+	if (repo_pack(f->r, 10, 3600, &st, &f->err) < 0)
+		fail_msg("repo_pack: %s", f->err.msg);
+	assert_int_equal((long)st.loose_before, before);
+	assert_true(st.packed > 100);
+	/* left loose: what nothing reaches and is younger than an hour (the
+	 * fresh blob, the refused write's tree, blob and subtrees) */
+	assert_int_equal((long)st.loose_after, loose_count(f));
+	assert_true(st.loose_after >= 2 && st.loose_after <= 6);
+	sh("! test -e '%s/objects/%.2s/%s'", f->repo, old, old + 2);
+	sh("git -C '%s' cat-file -e %s", f->repo, young);
+	/* everything reachable reads, through the open handle and through git */
+	for (int i = 0; i < 40; i++) {
+		char *txt;
+
+		snprintf(path, sizeof(path), "files/f%02d/data.txt", i % 7);
+		snprintf(data, sizeof(data), "version %d\n", i);
+		txt = read_at(f, revs[i], path);
+		assert_string_equal(txt, data);
+		free(txt);
+	}
+	sh_out(line, sizeof(line), "git -C '%s' cat-file -p v1 | tail -1", f->repo);
+	assert_string_equal(line, "release one");
+	sh("set -o pipefail; git -C '%s' fsck --strict --no-progress --no-dangling 2>&1 | (! grep .)",
+	   f->repo);
+	/* writes go on after packing */
+	put(f, "files/after.txt", "after\n", "after the pack", revs[0]);
+
+	/* again with no grace: one pack left, nothing unreachable, history whole */
+	if (repo_pack(f->r, 0, 0, &st, &f->err) < 0)
+		fail_msg("repo_pack: %s", f->err.msg);
+	assert_int_equal(st.packs_dropped, 1);
+	assert_int_equal(st.loose_after, 0);
+	assert_int_equal(loose_count(f), 0);
+	sh("test \"$(ls '%s/objects/pack/'*.pack | wc -l)\" = 1", f->repo);
+	sh("! git -C '%s' cat-file -e %s 2>/dev/null", f->repo, young);
+	sh("set -o pipefail; git -C '%s' fsck --strict --no-progress --no-dangling 2>&1 | (! grep .)",
+	   f->repo);
+	sh("test \"$(git -C '%s' rev-list --count main)\" -ge 41", f->repo);
+	free(read_at(f, revs[0], "files/after.txt"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -820,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_path_ok),
 		cmocka_unit_test_setup_teardown(test_non_bare_work_tree_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_git_push_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_keeps_everything_reachable, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
