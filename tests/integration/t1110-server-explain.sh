@@ -105,11 +105,13 @@ api GET /v1/nodes/web01/catalog
 API_ARGS=()
 expect_http 200
 H2=$(jq_out 'd["hash"]')
+check "the new hash is sha256" bash -c "[[ '$H2' =~ ^sha256:[0-9a-f]{64}$ ]]"
 check "new hash" test "$H2" != "$H1"
 check "ETag follows" test "$(etag)" = "$H2"
 put files/unrelated.txt 'not in any catalog'
 expect_http 201
 api GET /v1/nodes/web01/catalog
+expect_http 200
 check "an unrelated change keeps the hash" test "$(jq_out 'd["hash"]')" = "$H2"
 api GET "/v1/nodes/web01/catalog?revision=$R3"
 expect_http 200
@@ -120,12 +122,20 @@ expect_http 404
 
 step "nodes with the same tags and no document of their own share a hash"
 put nodes/web02.yaml 'tags: [base, production]'
+expect_http 201
 put nodes/web03.yaml '# another comment, another blob
 tags: [base, production]'
+expect_http 201
 api GET /v1/nodes/web02/catalog
+expect_http 200
 W2=$(jq_out 'd["hash"]')
+check "web02's hash is sha256" bash -c "[[ '$W2' =~ ^sha256:[0-9a-f]{64}$ ]]"
 api GET /v1/nodes/web03/catalog
-check "web02 and web03 share one catalog" test "$(jq_out 'd["hash"]')" = "$W2"
+expect_http 200
+W3=$(jq_out 'd["hash"]')
+check "web03's hash is sha256" bash -c "[[ '$W3' =~ ^sha256:[0-9a-f]{64}$ ]]"
+check "... of the catalog its tags make (production's mode wins)" test "$(jq_out '[r for r in d["resources"] if r["name"] == "/etc/motd"][0]["attrs"]["mode"]')" = 0640
+check "web02 and web03 share one catalog" test "$W3" = "$W2"
 check "... which is not web01's" test "$W2" != "$H2"
 check "each is named" test "$(jq_out 'd["node"]')" = web03
 
