@@ -87,9 +87,13 @@ R1=$(jq_out 'd["revision"]')
 check "the branch moved to it" test "$(git --git-dir="$GITDIR" rev-parse HEAD)" = "$R1"
 check "its parent is the head before" test "$(git --git-dir="$GITDIR" rev-parse "$R1^")" = "$H0"
 sed 's/^tags: \[base\]$/tags: [base, web]/' "$T/example.before" >"$T/example.want"
-check "the document's other bytes are untouched" \
+# a guard on the fixture, not on the server: unless the document had the
+# line "tags: [base]", example.want is example.before and the comparison
+# below would not show that the tags changed
+check "the expected document differs from the one before (the fixture has 'tags: [base]' to edit)" \
 	bash -c "! cmp -s '$T/example.before' '$T/example.want'"
 raw_file nodes/example.yaml "$T/example.after"
+# the new tags, and every other byte as it was
 assert_same_file "$T/example.after" "$T/example.want"
 check "git log: one commit by the caller, touching only the document" \
 	test "$(git --git-dir="$GITDIR" log -1 --format='%an|%s' --name-only "$R1" | tr '\n' ' ')" = \
