@@ -290,6 +290,8 @@ int repo_open(const char *path, bool create, struct repo **ret, struct tend_err 
 		git_libgit2_shutdown();
 		return -ENOMEM;
 	}
+	r->loose_max = REPO_LOOSE_MAX;
+	r->grace_s = REPO_PACK_GRACE_S;
 	rc = open_or_init(&r->git, path, create, err);
 	if (rc < 0)
 		goto fail;
@@ -317,6 +319,7 @@ void repo_free(struct repo *r)
 {
 	if (!r)
 		return;
+	repo_pack_wait(r);
 	git_repository_free(r->git);
 	free(r->branch);
 	free(r);

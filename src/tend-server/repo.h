@@ -173,7 +173,11 @@ struct repo_pack_stats {
 int repo_pack(struct repo *r, size_t loose_max, long grace_s, struct repo_pack_stats *ret,
 	      struct tend_err *err);
 
-/* repo_pack_check - repo_pack with the defaults above; a failure is logged, nothing more. */
+/*
+ * repo_pack_check - repo_pack on a thread of its own with its own handle
+ * (the defaults above, or repo_pack_limits'), unless one still runs;
+ * returns at once.  A failure is logged, nothing more.
+ */
 void repo_pack_check(struct repo *r);
 
 /*
@@ -181,5 +185,11 @@ void repo_pack_check(struct repo *r);
  * trees and commits were written since the last one.
  */
 void repo_pack_soon(struct repo *r);
+
+/* repo_pack_wait - wait for the packing thread, if any (repo_free does). */
+void repo_pack_wait(struct repo *r);
+
+/* repo_pack_limits - other thresholds than the defaults for repo_pack_check. */
+void repo_pack_limits(struct repo *r, size_t loose_max, long grace_s);
 
 #endif

@@ -7,14 +7,22 @@
 #define TEND_SERVER_REPO_GIT_H
 
 #include <git2.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "repo.h"
 
 struct repo {
 	git_repository *git;
 	char *branch; /* full reference name, "refs/heads/main" */
-	unsigned long writes;  /* trees and commits written: repo_pack_soon */
-	unsigned long checked; /* writes when the loose objects were last counted */
+	/* packing (repo_pack.c) */
+	unsigned long writes;  /* trees and commits written */
+	unsigned long checked; /* writes when the last packing started */
+	size_t loose_max;      /* REPO_LOOSE_MAX, or what repo_pack_limits set */
+	long grace_s;          /* REPO_PACK_GRACE_S, ditto */
+	pthread_t packer;      /* the packing thread, when packer_started */
+	bool packer_started;
+	atomic_bool packing;   /* the packing thread has not finished */
 };
 
 /* repo_git_fail - a libgit2 error gerr as -errno, with "WHAT: git's message" in err. */

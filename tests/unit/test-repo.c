@@ -890,6 +890,31 @@ static void test_pack_keeps_everything_reachable(void **state)
 	free(read_at(f, revs[0], "files/after.txt"));
 }
 
+static void test_pack_in_the_background(void **state)
+{
+	struct fixture *f = *state;
+	char rev[REPO_OID_HEX + 1], first[REPO_OID_HEX + 1], path[64], data[64];
+	char *txt;
+
+	open_new(f);
+	repo_pack_limits(f->r, 10, 3600);
+	/* 60 writes: a tree and a commit each; the packing starts at 100 */
+	for (int i = 0; i < 60; i++) {
+		snprintf(path, sizeof(path), "files/g%02d.txt", i % 9);
+		snprintf(data, sizeof(data), "take %d\n", i);
+		put(f, path, data, "a write", i ? rev : first);
+	}
+	repo_pack_wait(f->r);
+	sh("test \"$(ls '%s/objects/pack/'*.pack | wc -l)\" = 1", f->repo);
+	/* what the writes after the start of the packing left, at most */
+	assert_true(loose_count(f) <= 40);
+	txt = read_at(f, first, "files/g00.txt");
+	assert_string_equal(txt, "take 0\n");
+	free(txt);
+	sh("set -o pipefail; git -C '%s' fsck --strict --no-progress --no-dangling 2>&1 | (! grep .)",
+	   f->repo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +934,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_bare_work_tree_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_git_push_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_keeps_everything_reachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_in_the_background, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
