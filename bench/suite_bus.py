@@ -197,12 +197,7 @@ def main():
         nats_rss = rss_kb(npid) if npid else 0
         idle, floor = idle_agent(server, state, "http://127.0.0.1:%d" % port, work, logs)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_proc(proc)
     row = bl.summarize({"tool": "tend-server", "workload": "%d nodes" % NODES,
                         "phase": "not-modified", "unit": "/s", "nodes": NODES,
                         "conns": CONNS, "window": WINDOW, "ratio_to": None, "ratio": None,

@@ -4,7 +4,7 @@
  * (alice, role ops) and one node (web01).  Header-only: included once by
  * each such target.
  *
- * Those targets read their input two ways, by its first byte: even, the
+ * Those targets read their input two ways (fx_input), by its first byte: even, the
  * rest is a whole envelope as it came off the bus (nothing verifies, so
  * this tests the reading up to the signature check); odd, the rest is a
  * body that fuzz_sign wraps in an envelope signed by a real identity of
@@ -14,6 +14,7 @@
 #define TEND_FUZZ_PKI_H
 
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,27 @@ static char *fx_sign(const struct fuzz_ident *who, const char *magic, const uint
 	free(sig);
 	buf_free(&cert);
 	return out;
+}
+
+/*
+ * fx_input - the envelope an input stands for (see above): *env and *len
+ * to check, and the memory to free afterwards in *owned (NULL for an
+ * input taken as it is).  false when there is nothing to check.
+ */
+static bool fx_input(const struct fuzz_ident *who, const char *magic, const uint8_t *data,
+		     size_t size, const char **env, size_t *len, char **owned)
+{
+	*owned = NULL;
+	if (size < 1)
+		return false;
+	if (!(data[0] & 1)) {
+		*env = (const char *)data + 1;
+		*len = size - 1;
+		return true;
+	}
+	*owned = fx_sign(who, magic, data + 1, size - 1, len);
+	*env = *owned;
+	return *owned != NULL;
 }
 
 #endif

@@ -27,19 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tend_err err = { "" };
 	json_t *body = NULL;
-	char *signed_env = NULL;
-	size_t len = 0;
+	const char *env;
+	char *owned;
+	size_t len;
 	int r;
 
-	if (size < 1)
+	if (!fx_input(&fx.web01, RPC_MAGIC_REPLY, data, size, &env, &len, &owned))
 		return 0;
-	if (data[0] & 1) {
-		signed_env = fx_sign(&fx.web01, RPC_MAGIC_REPLY, data + 1, size - 1, &len);
-		if (!signed_env)
-			return 0;
-	}
-	r = rpc_reply_open(fx.ca_pem, cache, signed_env ? signed_env : (const char *)data + 1,
-			   signed_env ? len : size - 1, EXPECT_ID, &body, &err);
+	r = rpc_reply_open(fx.ca_pem, cache, env, len, EXPECT_ID, &body, &err);
 	if (getenv("FUZZ_DEBUG")) /* to see how far a seed gets */
 		fprintf(stderr, "%s\n", r == 0 ? "opened" : err.msg);
 	if (r == 0) {
@@ -49,6 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (!err.msg[0]) {
 		__builtin_trap();
 	}
-	free(signed_env);
+	free(owned);
 	return 0;
 }

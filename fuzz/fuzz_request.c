@@ -49,19 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rpc_self self = { "web01", tags, facts };
 	struct rpc_call call;
-	char *signed_env = NULL;
-	size_t len = 0;
+	const char *env;
+	char *owned;
+	size_t len;
 	int r;
 
-	if (size < 1)
+	if (!fx_input(&fx.alice, RPC_MAGIC_REQUEST, data, size, &env, &len, &owned))
 		return 0;
-	if (data[0] & 1) {
-		signed_env = fx_sign(&fx.alice, RPC_MAGIC_REQUEST, data + 1, size - 1, &len);
-		if (!signed_env)
-			return 0;
-	}
-	r = rpc_agent_check(agent, &self, signed_env ? signed_env : (const char *)data + 1,
-			    signed_env ? len : size - 1, FUZZ_NOW_MS, &call);
+	r = rpc_agent_check(agent, &self, env, len, FUZZ_NOW_MS, &call);
 	if (r == 0 && !call.allowed && !call.reason[0])
 		__builtin_trap(); /* a refusal says why */
 	if (getenv("FUZZ_DEBUG")) /* to see how far a seed gets */
@@ -69,6 +64,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r ? "" : call.reason);
 	if (r == 0)
 		rpc_call_clear(&call);
-	free(signed_env);
+	free(owned);
 	return 0;
 }
