@@ -7,7 +7,7 @@
  * Those targets read their input two ways (fx_input), by its first byte: even, the
  * rest is a whole envelope as it came off the bus (nothing verifies, so
  * this tests the reading up to the signature check); odd, the rest is a
- * body that fuzz_sign wraps in an envelope signed by a real identity of
+ * body that fx_sign wraps in an envelope signed by a real identity of
  * this CA, so that the checks after the signature see any body at all.
  */
 #ifndef TEND_FUZZ_PKI_H
