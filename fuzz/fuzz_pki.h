@@ -4,11 +4,12 @@
  * (alice, role ops) and one node (web01).  Header-only: included once by
  * each such target.
  *
- * Those targets read their input two ways (fx_input), by its first byte: even, the
- * rest is a whole envelope as it came off the bus (nothing verifies, so
- * this tests the reading up to the signature check); odd, the rest is a
- * body that fx_sign wraps in an envelope signed by a real identity of
- * this CA, so that the checks after the signature see any body at all.
+ * Those targets read their input two ways (fx_input), by its first
+ * byte: even, the rest is a whole envelope as it came off the bus
+ * (nothing verifies, so this tests the reading up to the signature
+ * check); odd, the rest is a body that fx_sign wraps in an envelope
+ * signed by a real identity of this CA, so that the checks after the
+ * signature see any body at all.
  */
 #ifndef TEND_FUZZ_PKI_H
 #define TEND_FUZZ_PKI_H
