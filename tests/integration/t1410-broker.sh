@@ -223,7 +223,14 @@ expect_bus 0 "node1 ran" node1 publish tend.event.node1.run \
 	'{"type": "run", "node": "node1", "time": "2026-11-22T06:01:03Z", "data": {"changed": 1}}'
 expect_bus 0 "an event whose body names another node is dropped" node1 publish tend.event.node1.alive \
 	'{"type": "alive", "node": "node2", "time": "2026-11-22T06:01:04Z"}'
-sleep 0.5
+# publishing is not waiting for the server: wait until it has handled the
+# three, the one it refuses (logged) and the two it stores
+wait_for 30 "the server refuses the event that names another node" \
+	grep -q 'bus: event tend.event.node1.alive refused: event names another node' "$SERVER_LOG"
+node1_events() { # N - GET /v1/events?node=node1 holds N events
+	api GET "/v1/events?node=node1" && [ "$HTTP" = 200 ] && [ "$(jq_out 'len(d["events"])')" = "$1" ]
+}
+wait_for 30 "the server stores node1's two events" node1_events 2
 api GET "/v1/events?node=node1"
 expect_http 200
 check "two events, oldest first" test "$(jq_out '[e["type"] for e in d["events"]]')" = '["alive", "run"]'
@@ -324,7 +331,7 @@ for _ in $(seq 1 50); do [ -s "$T/busy.pid" ] && break; sleep 0.1; done
 server_start --nats-listen "127.0.0.1:$BUSY_PORT"
 api GET /v1/health - -
 expect_http 200
-check "the failure is logged" grep -q 'broker: nats-server exited with status' "$SERVER_LOG"
+wait_for 30 "the failure is logged" grep -q 'broker: nats-server exited with status' "$SERVER_LOG"
 kill "$(cat "$T/busy.pid")"
 BUS_URL=tls://127.0.0.1:$BUSY_PORT
 # the supervisor waits at most 10 s between tries, our client 2 s and a jitter
