@@ -3,8 +3,9 @@
 # root, offline.  The links are exactly those `systemctl enable` makes,
 # whether tend runs `systemctl --root` or (no systemctl on the host) makes
 # them itself; runs are idempotent; the unit may be named with or without
-# ".service".  systemd does not run the root, so state cannot be had: plan
-# says unknown and why, apply fails with the reason after enabling, and a
+# ".service".  systemd does not run the root (an image), so state is not
+# managed, enabled is: plan shows only what enabled would do, apply enables
+# and succeeds, its report saying why state was not managed, and a
 # notification has nothing to restart.  Masked and static units cannot be
 # enabled; a unit that is missing is reported; the provider defaults to
 # systemd only for a root that has systemd.
