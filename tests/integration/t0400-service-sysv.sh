@@ -300,7 +300,7 @@ BARE=$T/bare
 mkdir -p "$BARE/etc/init.d"
 cp "$ROOT/etc/init.d/testd" "$BARE/etc/init.d/testd"
 manifest running true
-run timeout 60 "$TEND" plan --root "$BARE" site.yaml
+expect_exit 2 timeout 60 "$TEND" plan --root "$BARE" site.yaml
 stdout_has "? service:testd: unknown: cannot start /etc/init.d/testd: $BARE/bin/sh does not exist"
 stdout_has "; enabled is still managed (enabled false -> true)"
 expect_exit 1 timeout 60 "$TEND" apply --root "$BARE" site.yaml
