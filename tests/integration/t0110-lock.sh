@@ -56,7 +56,8 @@ note "--no-wait returned in $(($(now_ms) - t0)) ms"
 # not timed: the proof that it did not wait is that the other apply's
 # 4-second command had not ended when it returned
 check "it returned while the other apply still ran: it did not wait" sh -c "! grep -q 'end long' '$LOG'"
-check "it said why on stderr" test -s "$ERR"
+check "it said why on stderr: another run holds the lock on this root" \
+	grep -qF "another tend run holds the lock on $ROOT" "$ERR"
 wait "$first"
 assert_lines "$LOG" "start long" "end long"
 
