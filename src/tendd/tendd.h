@@ -138,8 +138,18 @@ struct bus;
 /* iso_time - t as "2026-11-22T07:03:53Z" into out (21 bytes). */
 void iso_time(time_t t, char out[32]);
 
-/* event_publish - {"type","node","time","data"} on tend.event.NODE.TYPE; data taken (may be NULL). */
+/*
+ * event_publish - {"type","node","time","data"} on tend.event.NODE.TYPE;
+ * data taken (may be NULL).  When the broker is away the event waits in
+ * memory for events_flush (but "alive": it is dropped), and 0 is returned.
+ */
 int event_publish(struct bus *b, const char *node, const char *type, json_t *data);
+
+/* events_flush - send the events that wait, oldest first, while b takes them; how many went. */
+size_t events_flush(struct bus *b);
+
+/* events_waiting - how many events wait for the broker. */
+size_t events_waiting(void);
 
 /* ---- converge.c ---------------------------------------------------------- */
 

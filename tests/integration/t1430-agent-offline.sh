@@ -28,6 +28,22 @@ spool_empty() { [ "$(spooled "$1")" -eq 0 ]; }
 spool_has() { [ "$(spooled "$1")" -ge "$2" ]; }
 
 # broker_pid - the nats-server our tend-server runs (its child), if any.
+# outage_runs NODE N - at least N run events NODE sent during the outage are stored.
+outage_runs() {
+	_curl -s -H "Authorization: Bearer $RO_TOKEN" "$SERVER_URL/v1/events?node=$1&limit=1000" |
+		python3 -c '
+import calendar, json, sys, time
+start, end, want = int(sys.argv[1]) + 1, int(sys.argv[2]) - 1, int(sys.argv[3])
+def t(v):
+    if isinstance(v, (int, float)):
+        return v
+    return calendar.timegm(time.strptime(v[:19], "%Y-%m-%dT%H:%M:%S"))
+runs = [e for e in json.load(sys.stdin)["events"]
+        if e["type"] == "run" and start <= t(e["time"]) <= end]
+sys.exit(len(runs) < want)
+' "$OUT_START" "$OUT_END" "$2"
+}
+
 broker_pid() {
 	local f
 	for f in "$STATE"/nats/*.pid; do
@@ -72,6 +88,7 @@ for n in 1 2; do
 done
 
 step "the broker goes away and stays away"
+OUT_START=$(date -u +%s)
 BROKER=$(broker_pid)
 if [ -n "$BROKER" ]; then ok "tend-server runs a nats-server (pid $BROKER)"; else fail "tend-server runs a nats-server" "$(tail -n 20 "$SERVER_LOG")"; fi
 # kill it, and kill it again each time tend-server restarts it, until $T/outage-over exists
@@ -120,6 +137,7 @@ done
 note "spooled: o1 $(wc -l <"$T/spooled1"), o2 $(wc -l <"$T/spooled2")"
 
 step "the broker is back: the agents reconnect by themselves and deliver their spools"
+OUT_END=$(date -u +%s)
 touch "$T/outage-over"
 wait "$KILLER" 2>/dev/null
 for n in 1 2; do
@@ -143,6 +161,14 @@ for n in 1 2; do
 	else
 		fail "no report of o$n is stored twice" "$(sort "$T/ids$n" | uniq -d | head)"
 	fi
+done
+
+step "events sent while the broker was away arrive once it is back"
+# tendd publishes a run event after every run (here every second); the
+# client library keeps what is published while the connection is down and
+# sends it on reconnecting
+for n in 1 2; do
+	wait_for 30 "o$n's run events of the outage are stored" outage_runs "o$n" 2
 done
 
 step "back online, the agents fetch the current catalog again"

@@ -429,6 +429,24 @@ static void test_node_ids(void **state)
 	assert_false(node_id_ok("a b"));
 }
 
+/* ---- events that wait for the broker ---- */
+
+static void test_events_wait_for_the_broker(void **state)
+{
+	/* no bus: every event but alive waits, oldest first, at most 1,000 */
+	assert_int_equal(events_waiting(), 0);
+	assert_int_equal(event_publish(NULL, "web01", "startup", NULL), 0);
+	assert_int_equal(event_publish(NULL, "web01", "alive", NULL), -ENOTCONN);
+	assert_int_equal(event_publish(NULL, "web01", "run", json_pack("{s:s}", "status", "ok")), 0);
+	assert_int_equal(events_waiting(), 2);
+	for (int i = 0; i < 1200; i++)
+		assert_int_equal(event_publish(NULL, "web01", "run", NULL), 0);
+	assert_int_equal(events_waiting(), 1000);
+	/* still no bus: nothing goes, nothing is lost */
+	assert_int_equal(events_flush(NULL), 0);
+	assert_int_equal(events_waiting(), 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spool_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf_round_trip, setup, teardown),
 		cmocka_unit_test(test_node_ids),
+		cmocka_unit_test(test_events_wait_for_the_broker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
