@@ -14,6 +14,9 @@
  *     in progress just wrote is younger);
  *   - the packs made before, once older than grace_s and not kept by a
  *     .keep file: what they hold that is reachable is in the new pack.
+ * "Reach" counts references and their reflogs.  In a repository with a
+ * work tree only the first kind goes: its index may name objects that
+ * nothing else reaches.
  * A reader that opened an old pack before it went keeps reading it (the
  * file lives while open); libgit2's object database is refreshed after.
  *
@@ -100,45 +103,89 @@ static int loose_each(const char *objects, size_t *count,
 	return 0;
 }
 
-/* add_reachable - every reference's objects into pb (tags, then their commits and below). */
+/* add_object - id and what it reaches into pb (a commit: through walk). */
+static int add_object(struct repo *r, git_packbuilder *pb, git_revwalk *walk, const git_oid *id)
+{
+	git_object *o = NULL, *commit = NULL;
+	int rc = git_object_lookup(&o, r->git, id, GIT_OBJECT_ANY);
+
+	if (rc < 0)
+		return rc;
+	/* an annotated tag is an object of its own */
+	if (git_object_type(o) == GIT_OBJECT_TAG)
+		rc = git_packbuilder_insert(pb, id, NULL);
+	if (rc == 0 && git_object_peel(&commit, o, GIT_OBJECT_COMMIT) == 0)
+		rc = git_revwalk_push(walk, git_object_id(commit));
+	else if (rc == 0) /* a tag of a tree or a blob */
+		rc = git_packbuilder_insert_recur(pb, id, NULL);
+	git_object_free(commit);
+	git_object_free(o);
+	return rc;
+}
+
+/* add_reflog - the commits name's reflog remembers, if it has one and they are there. */
+static int add_reflog(struct repo *r, git_packbuilder *pb, git_revwalk *walk, const char *name)
+{
+	git_reflog *log = NULL;
+	int rc = 0;
+
+	if (git_reflog_read(&log, r->git, name) < 0)
+		return 0; /* none */
+	for (size_t i = 0; rc == 0 && i < git_reflog_entrycount(log); i++) {
+		const git_reflog_entry *e = git_reflog_entry_byindex(log, i);
+		const git_oid *ids[] = { git_reflog_entry_id_old(e), git_reflog_entry_id_new(e) };
+
+		for (size_t j = 0; rc == 0 && j < 2; j++) {
+			git_object *o = NULL;
+
+			/* an entry whose commit is gone is git's business, not a reason to stop */
+			if (!git_oid_is_zero(ids[j]) &&
+			    git_object_lookup(&o, r->git, ids[j], GIT_OBJECT_ANY) == 0)
+				rc = add_object(r, pb, walk, ids[j]);
+			git_object_free(o);
+		}
+	}
+	git_reflog_free(log);
+	return rc;
+}
+
+/*
+ * add_reachable - into pb, everything a reference or a reflog reaches.
+ * Any reference whose object cannot be read stops it all: what it reaches
+ * would otherwise look unreachable and, once old, be removed.
+ */
 static int add_reachable(struct repo *r, git_packbuilder *pb, struct tend_err *err)
 {
 	git_reference_iterator *it = NULL;
 	git_revwalk *walk = NULL;
 	git_reference *ref;
+	const char *what = "cannot list what the references reach";
 	int rc;
 
 	if ((rc = git_revwalk_new(&walk, r->git)) < 0 ||
 	    (rc = git_reference_iterator_new(&it, r->git)) < 0)
 		goto out;
 	while ((rc = git_reference_next(&ref, it)) == 0) {
-		git_reference *res = NULL;
-		git_object *target = NULL, *commit = NULL;
-
-		if (git_reference_resolve(&res, ref) == 0 &&
-		    git_object_lookup(&target, r->git, git_reference_target(res), GIT_OBJECT_ANY) ==
-			    0) {
-			/* an annotated tag is an object of its own */
-			if (git_object_type(target) == GIT_OBJECT_TAG)
-				rc = git_packbuilder_insert(pb, git_object_id(target), NULL);
-			if (rc == 0 && git_object_peel(&commit, target, GIT_OBJECT_COMMIT) == 0)
-				rc = git_revwalk_push(walk, git_object_id(commit));
-			else if (rc == 0) /* a tag of a tree or a blob */
-				rc = git_packbuilder_insert_recur(pb, git_object_id(target), NULL);
-		}
-		git_object_free(commit);
-		git_object_free(target);
-		git_reference_free(res);
-		git_reference_free(ref);
-		if (rc < 0)
+		/* a symbolic reference's target is listed on its own */
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    (rc = add_object(r, pb, walk, git_reference_target(ref))) == 0)
+			rc = add_reflog(r, pb, walk, git_reference_name(ref));
+		if (rc < 0) {
+			repo_git_fail(err, rc, git_reference_name(ref));
+			git_reference_free(ref);
+			what = NULL; /* said */
 			goto out;
+		}
+		git_reference_free(ref);
 	}
-	if (rc == GIT_ITEROVER)
+	if (rc == GIT_ITEROVER && (rc = add_reflog(r, pb, walk, "HEAD")) == 0)
 		rc = git_packbuilder_insert_walk(pb, walk);
 out:
 	git_reference_iterator_free(it);
 	git_revwalk_free(walk);
-	return rc < 0 ? repo_git_fail(err, rc, "cannot list what the references reach") : 0;
+	if (rc >= 0)
+		return 0;
+	return what ? repo_git_fail(err, rc, what) : -EIO;
 }
 
 struct sweep {
@@ -227,6 +274,7 @@ int repo_pack(struct repo *r, size_t loose_max, long grace_s, struct repo_pack_s
 	git_odb *odb = NULL, *mine = NULL;
 	struct sweep sw = { 0 };
 	size_t seen = 0;
+	bool bare;
 	int rc = 0;
 
 	if (objects_dir(r, &objects) < 0)
@@ -256,11 +304,15 @@ int repo_pack(struct repo *r, size_t loose_max, long grace_s, struct repo_pack_s
 		rc = repo_git_fail(err, rc, "cannot read the new pack");
 		goto out;
 	}
-	sw = (struct sweep){ mine, time(NULL) - grace_s, 0 };
+	/* a work tree's index may name objects no reference reaches: there,
+	 * only what the new pack holds goes */
+	bare = git_repository_is_bare(r->git);
+	sw = (struct sweep){ mine, bare ? time(NULL) - grace_s : 0, 0 };
 	loose_each(buf_str(&objects), &seen, sweep_one, &sw);
 	st.loose_after = seen - sw.removed;
-	st.packs_dropped = drop_old_packs(buf_str(&objects), git_packbuilder_name(pb),
-					  time(NULL) - grace_s);
+	if (bare)
+		st.packs_dropped = drop_old_packs(buf_str(&objects), git_packbuilder_name(pb),
+						  time(NULL) - grace_s);
 	if (git_repository_odb(&odb, r->git) == 0)
 		git_odb_refresh(odb);
 	log_info("repository packed: %zu objects in one pack, %zu loose objects removed "

@@ -890,6 +890,25 @@ static void test_pack_keeps_everything_reachable(void **state)
 	free(read_at(f, revs[0], "files/after.txt"));
 }
 
+static void test_pack_refuses_a_broken_reference(void **state)
+{
+	struct fixture *f = *state;
+	char rev[REPO_OID_HEX + 1];
+	struct repo_pack_stats st;
+	long before;
+
+	open_new(f);
+	for (int i = 0; i < 5; i++)
+		put(f, "files/x.txt", i % 2 ? "odd\n" : "even\n", "a write", rev);
+	/* a branch whose commit is not there: what it reaches cannot be known */
+	sh("echo 0123456789abcdef0123456789abcdef01234567 > '%s/refs/heads/broken'", f->repo);
+	before = loose_count(f);
+	assert_true(repo_pack(f->r, 0, 0, &st, &f->err) < 0);
+	assert_non_null(strstr(f->err.msg, "refs/heads/broken"));
+	assert_int_equal(loose_count(f), before);
+	sh("! ls '%s/objects/pack/'*.pack 2>/dev/null", f->repo);
+}
+
 static void test_pack_in_the_background(void **state)
 {
 	struct fixture *f = *state;
@@ -934,6 +953,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_bare_work_tree_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_git_push_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_keeps_everything_reachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_refuses_a_broken_reference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_in_the_background, setup, teardown),
 	};
 
