@@ -29,38 +29,12 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* utf8_len - the length of the valid UTF-8 sequence at s, 0 when there is none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	unsigned min, cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, min = 0x80, cp = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, min = 0x800, cp = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, min = 0x10000, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 void rpc_utf8_fix(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
+	unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
 
-	while (*p) {
-		size_t n = utf8_len(p);
+	while (p < end) {
+		size_t n = utf8_seq_len(p, (size_t)(end - p));
 
 		if (n == 0)
 			*p++ = '?';

@@ -192,3 +192,47 @@ void *xgrow(void *p, size_t n, size_t *cap, size_t size)
 	*cap = want;
 	return p;
 }
+
+size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+	size_t n;
+	unsigned min, cp;
+
+	if (avail == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, min = 0x80, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, min = 0x800, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, min = 0x10000, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0, len; i < n; i += len)
+		if (p[i] == 0 || (len = utf8_seq_len(p + i, n - i)) == 0)
+			return false;
+	return true;
+}
+
+bool utf8_ok(const char *s)
+{
+	return utf8_valid(s, strlen(s));
+}

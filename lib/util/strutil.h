@@ -35,6 +35,17 @@ const char *closest_name(const char *s, const char *const *names);
 /* str_has_prefix - whether s starts with prefix. */
 bool str_has_prefix(const char *s, const char *prefix);
 
+/*
+ * utf8_seq_len - the length of the valid UTF-8 sequence that starts at s,
+ * within avail bytes (shortest form, no surrogates, at most U+10FFFF); 0
+ * when there is none.  utf8_valid - whether the n bytes at s are valid
+ * UTF-8 without a NUL (what a JSON string can carry); utf8_ok - the same
+ * for the string s.
+ */
+size_t utf8_seq_len(const unsigned char *s, size_t avail);
+bool utf8_valid(const char *s, size_t n);
+bool utf8_ok(const char *s);
+
 /* xstrdup-like helper that returns NULL only when s is NULL. Aborts on OOM. */
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);

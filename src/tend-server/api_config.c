@@ -44,7 +44,7 @@ static const char *path_param(struct api_req *rq, struct api_resp *rs)
 
 	if (!p || !repo_path_ok(p)) {
 		api_error(rs, 400, "'%.200s' is not an acceptable repository path "
-			  "(relative, no '.', '..' or empty component, at most %d bytes)",
+			  "(relative, UTF-8, no '.', '..' or empty component, at most %d bytes)",
 			  p ? p : "", REPO_PATH_MAX);
 		return NULL;
 	}

@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/strutil.h"
+
 #define REPO_REV_MAX 256        /* longest revision text accepted */
 #define REPO_MSG_MAX (64 << 10) /* longest commit message written */
 #define REPO_COMMITTER "tend-server"
@@ -108,7 +110,8 @@ bool repo_path_ok(const char *p)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
 			return false;
 	}
-	return true;
+	/* paths are JSON strings in answers, history and audit: UTF-8 only */
+	return utf8_ok(p);
 }
 
 /* ---- opening and the example layout --------------------------------------- */

@@ -10,7 +10,8 @@
  * the revision the caller edited (optimistic concurrency).
  *
  * Paths are repository-relative ("tags/base.yaml"): no leading '/', no
- * "." or ".." component, no empty component, no NUL, at most 1024 bytes.
+ * "." or ".." component, no empty component, no NUL, valid UTF-8 (they
+ * are JSON strings in answers and history), at most 1024 bytes.
  * repo_path_ok says whether a path from the network is acceptable.
  *
  * Commits carry trailers "Tend-Caller: NAME" and "Tend-Address: ADDR" so

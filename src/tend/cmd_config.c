@@ -177,43 +177,6 @@ static int read_input(const char *file, struct buf *out)
 	return r;
 }
 
-/* utf8_seq_len - the length of the sequence lead byte b starts; 0 when b cannot lead. */
-static size_t utf8_seq_len(unsigned char b)
-{
-	if (b < 0x80)
-		return 1;
-	if ((b & 0xe0) == 0xc0)
-		return 2;
-	if ((b & 0xf0) == 0xe0)
-		return 3;
-	return (b & 0xf8) == 0xf0 ? 4 : 0;
-}
-
-/* utf8_text - whether p holds valid UTF-8 without NUL (a JSON string can carry it). */
-static bool utf8_text(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char b = p[i];
-		size_t len = utf8_seq_len(b);
-		unsigned cp;
-
-		if (b == 0 || len == 0 || i + len > n)
-			return false;
-		cp = len == 1 ? b : b & (0x7f >> len);
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
 
 /* content_field - set "content" (text) or "content_base64" (anything else) in body. */
 static int content_field(json_t *body, const struct buf *data)
@@ -221,7 +184,7 @@ static int content_field(json_t *body, const struct buf *data)
 	unsigned char *b64;
 	int n;
 
-	if (utf8_text((const unsigned char *)buf_str(data), data->len)) {
+	if (utf8_valid(buf_str(data), data->len)) {
 		json_object_set_new(body, "content", json_stringn(buf_str(data), data->len));
 		return 0;
 	}

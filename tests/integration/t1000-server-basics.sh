@@ -162,7 +162,7 @@ for p in /v1/nope /v2/health / /v1/nodes/a/b/c /v1/health/x; do
 	expect_http 404
 done
 
-step "paths with '.' or '..' components or control characters (%00) are refused, percent-encoded too"
+step "paths with '.' or '..' components, control characters (%00) or bytes that are not UTF-8 are refused, percent-encoded too"
 for p in /v1/files/../../etc/passwd /v1/files/%2e%2e/x /v1/files/tags/%2E%2E%2F%2E%2E%2Fetc \
 	/v1/files/tags/./base.yaml /v1/nodes/%2e%2e/catalog /v1/files/tags/base.yaml%00.txt \
 	/v1/files/tags/a%0Ab.yaml; do
@@ -172,6 +172,12 @@ done
 api PUT /v1/files/tags/%2e%2e/evil.yaml "{\"content\":\"x\",\"revision\":\"$before\"}"
 expect_http 400
 check "nothing was committed" test "$(server_head)" = "$before"
+# a name that is not UTF-8 could not be shown in any JSON answer: it was
+# committed, then answered 500
+api PUT /v1/files/files/caf%E9.txt "{\"content\":\"x\",\"revision\":\"$before\"}"
+expect_http 400
+stdout_has "UTF-8"
+check "nothing was committed for it" test "$(server_head)" = "$before"
 
 step "a path longer than 2048 bytes is 414"
 long=$(printf 'x%.0s' $(seq 1 3000))

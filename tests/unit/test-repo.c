@@ -704,6 +704,12 @@ static void test_path_ok(void **state)
 	assert_false(repo_path_ok("a\nb"));
 	assert_false(repo_path_ok("a\x01" "b"));
 	assert_false(repo_path_ok("a\\b"));
+	/* names go into JSON: UTF-8 only */
+	assert_true(repo_path_ok("files/caf\xc3\xa9.txt"));
+	assert_false(repo_path_ok("policy\xfeops.yaml"));
+	assert_false(repo_path_ok("files/caf\xc3"));
+	assert_false(repo_path_ok("files/\xed\xa0\x80")); /* a surrogate */
+	assert_false(repo_path_ok("files/\xc0\xaf")); /* an overlong '/' */
 	/* a NUL cuts the path: what is left must stand on its own */
 	assert_false(repo_path_ok("tags/\0/../x"));
 	assert_true(repo_path_ok("tags/a\0/../../x")); /* is "tags/a" */

@@ -426,6 +426,29 @@ static void xgrow_doubles_and_keeps_the_elements(void **state)
 	free(a);
 }
 
+static void utf8_checks_every_sequence(void **state)
+{
+	(void)state;
+	assert_true(utf8_ok(""));
+	assert_true(utf8_ok("plain ascii"));
+	assert_true(utf8_ok("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	assert_false(utf8_ok("\xfe"));
+	assert_false(utf8_ok("\xc3"));              /* cut short */
+	assert_false(utf8_ok("\xe2\x82"));         /* cut short */
+	assert_false(utf8_ok("\xc0\xaf"));         /* overlong */
+	assert_false(utf8_ok("\xed\xa0\x80"));     /* surrogate */
+	assert_false(utf8_ok("\xf4\x90\x80\x80")); /* past U+10FFFF */
+	assert_false(utf8_ok("\x80"));              /* a continuation alone */
+	/* with a length: no NUL inside, nothing read past it */
+	assert_true(utf8_valid("ab", 2));
+	assert_false(utf8_valid("a\0b", 3));
+	assert_false(utf8_valid("\xc3\xa9", 1));
+	assert_true(utf8_valid("\xc3\xa9", 2));
+	assert_int_equal(utf8_seq_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+	assert_int_equal(utf8_seq_len((const unsigned char *)"\xe2\x82\xac", 2), 0);
+	assert_int_equal(utf8_seq_len((const unsigned char *)"x", 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +477,7 @@ int main(void)
 		cmocka_unit_test(has_prefix_matches_only_at_the_start),
 		cmocka_unit_test(xstrdup_copies_and_passes_null_through),
 		cmocka_unit_test(xgrow_doubles_and_keeps_the_elements),
+		cmocka_unit_test(utf8_checks_every_sequence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
