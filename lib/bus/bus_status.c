@@ -1,11 +1,26 @@
 /*
  * bus_status.c - cnats' status codes as tend's -errno, for the single
- * connection (bus.c) and the many on one loop (bus_loop.c) alike.
+ * connection (bus.c) and the many on one loop (bus_loop.c) alike; and,
+ * since every program on the bus links this file, what such a program
+ * needs of OpenSSL before main.
  */
 #include <errno.h>
 #include <nats/nats.h>
+#include <openssl/crypto.h>
 
 #include "bus/bus_int.h"
+
+/*
+ * no_openssl_exit_handler - OpenSSL's exit handler frees its global
+ * locks; a cnats thread still ending a TLS connection when the process
+ * exits then crashes on a freed lock (seen: a client exiting right after
+ * a request timed out).  The first initialisation decides, so this runs
+ * before main; the end of the process frees that memory anyway.
+ */
+__attribute__((constructor)) static void no_openssl_exit_handler(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+}
 
 int bus_status_errno(natsStatus s)
 {
