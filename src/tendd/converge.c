@@ -371,7 +371,7 @@ void agent_flush(struct agent *a)
 
 	if (!connected(a))
 		return;
-	events_flush(a->bus);
+	events_flush(a->bus, a->request_timeout_ms);
 	n = spool_flush(a->state, deliver, a, &left);
 	if (n > 0)
 		log_info("delivered %d spooled report%s%s", n, n == 1 ? "" : "s",

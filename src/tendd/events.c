@@ -6,7 +6,10 @@
  * An event that cannot be sent because the broker is away waits in
  * memory, oldest first, and goes out when the connection is back
  * (events_flush, called with the report spool's flush): `tend events`
- * then shows the runs of an outage at the times they happened.  At most
+ * then shows the runs of an outage at the times they happened.  Those
+ * are sent as requests that the server answers, one at a time: a broker
+ * that has just come back may carry them before tend-server has
+ * subscribed again, and a plain publication would then reach nobody.  At most
  * EVENTS_QUEUE_MAX wait; past that the oldest go, and the next flush
  * says how many.  `alive` events are not kept (they mean "there now").
  * They are not written to disk: a tendd stopped during an outage loses
@@ -114,16 +117,37 @@ int event_publish(struct bus *b, const char *node, const char *type, json_t *dat
 	return r;
 }
 
-size_t events_flush(struct bus *b)
+/* sent - whether the server took e (or refused it for good); false: try again later. */
+static bool sent(struct bus *b, const struct queued *e, int timeout_ms)
 {
-	struct tend_err err;
+	struct tend_err err = { "" };
+	size_t len = 0;
+	char *text = NULL;
+	json_t *ans;
+	bool done;
+
+	if (bus_request(b, e->subject, e->text, strlen(e->text), timeout_ms, &text, &len, &err) < 0)
+		return false;
+	ans = json_loadb(text, len, 0, NULL);
+	done = json_is_true(json_object_get(ans, "ok")) ||
+	       !json_is_true(json_object_get(ans, "retry"));
+	if (!json_is_true(json_object_get(ans, "ok")))
+		log_warnx("the server %s an event that waited: %s", done ? "refused" : "put off",
+			  json_string_value(json_object_get(ans, "error")) ?: "no reason");
+	json_decref(ans);
+	free(text);
+	return done;
+}
+
+size_t events_flush(struct bus *b, int timeout_ms)
+{
 	struct queued *e;
-	size_t sent = 0, dropped;
+	size_t n = 0, dropped;
 
 	pthread_mutex_lock(&q.lock);
-	while (b && (e = q.head) && bus_publish(b, e->subject, e->text, strlen(e->text), &err) == 0) {
+	while (b && (e = q.head) && sent(b, e, timeout_ms)) {
 		queued_free(queue_pop());
-		sent++;
+		n++;
 	}
 	dropped = q.dropped;
 	q.dropped = 0;
@@ -131,9 +155,9 @@ size_t events_flush(struct bus *b)
 	if (dropped)
 		log_warnx("%zu events were dropped while the broker was away (more than %d waited)",
 			  dropped, EVENTS_QUEUE_MAX);
-	if (sent)
-		log_info("sent %zu event%s that waited for the broker", sent, sent == 1 ? "" : "s");
-	return sent;
+	if (n)
+		log_info("sent %zu event%s that waited for the broker", n, n == 1 ? "" : "s");
+	return n;
 }
 
 size_t events_waiting(void)

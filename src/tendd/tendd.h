@@ -145,8 +145,12 @@ void iso_time(time_t t, char out[32]);
  */
 int event_publish(struct bus *b, const char *node, const char *type, json_t *data);
 
-/* events_flush - send the events that wait, oldest first, while b takes them; how many went. */
-size_t events_flush(struct bus *b);
+/*
+ * events_flush - send the events that wait, oldest first, each as a
+ * request the server must answer within timeout_ms, until one is not;
+ * how many went.
+ */
+size_t events_flush(struct bus *b, int timeout_ms);
 
 /* events_waiting - how many events wait for the broker. */
 size_t events_waiting(void);
