@@ -23,6 +23,7 @@
 #include "bus/bus.h"
 #include "tendd.h"
 #include "util/log.h"
+#include "util/strutil.h"
 
 #define EVENTS_QUEUE_MAX 1000
 
@@ -108,7 +109,7 @@ int event_publish(struct bus *b, const char *node, const char *type, json_t *dat
 	/* after those that wait, in order */
 	r = q.head ? -ENOTCONN : b ? bus_publish(b, subject, text, strlen(text), &err) : -ENOTCONN;
 	if (r == -ENOTCONN && strcmp(type, "alive")) {
-		queue_push(strdup(subject), text);
+		queue_push(xstrdup(subject), text);
 		text = NULL;
 		r = 0;
 	}
@@ -139,6 +140,10 @@ static bool sent(struct bus *b, const struct queued *e, int timeout_ms)
 	return done;
 }
 
+/* The lock is held while requests go out, so that nothing overtakes
+ * them: a thread publishing an event meanwhile waits, at most one
+ * request timeout longer than the answered requests take (the first
+ * unanswered one ends the flush). */
 size_t events_flush(struct bus *b, int timeout_ms)
 {
 	struct queued *e;
