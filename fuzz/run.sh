@@ -52,6 +52,9 @@ for t in $targets; do
 		say "$t: CRASHED; see $log and $build/crashes/$t-*"
 		grep -m3 -E 'ERROR: |runtime error|SUMMARY' "$log" >&2 || true
 	fi
+	# the state a target made at start: a process killed by the fork
+	# mode (or by a crash) never ran its cleanup
+	rm -rf /dev/shm/tend-fuzz-* /tmp/tend-fuzz-*
 done
 [ "$failed" = 0 ] || { say "$failed target(s) crashed"; exit 1; }
 say "every target ran ${seconds}s without a crash"
