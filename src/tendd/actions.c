@@ -25,6 +25,7 @@
 
 #include "tendd.h"
 #include "util/buf.h"
+#include "util/strutil.h"
 
 /* a report's changes in a reply: at most this many resources, this much diff each */
 #define CHANGES_MAX 1000
@@ -63,36 +64,6 @@ int action_args_only(const json_t *args, const char *const *allowed, struct acti
 	return 0;
 }
 
-/* utf8_seq - the length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0], cp;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and what lies past U+10FFFF are not UTF-8 */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 json_t *action_text(const char *s, size_t n)
 {
 	json_t *j = NULL;
@@ -107,7 +78,7 @@ json_t *action_text(const char *s, size_t n)
 	/* not UTF-8 (a binary, another charset): each bad byte (and NUL) becomes U+FFFD */
 	buf_init(&b, n * 3 + 1);
 	while (i < n) {
-		size_t l = s[i] ? utf8_seq((const unsigned char *)s + i, n - i) : 0;
+		size_t l = s[i] ? utf8_seq_len((const unsigned char *)s + i, n - i) : 0;
 
 		if (l) {
 			buf_add(&b, s + i, l);
