@@ -12,12 +12,10 @@
  * Whatever it is, the answer is a status between 200 and 599, and a 500
  * (the server failing on its own) is a crash here.
  */
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "api.h"
 #include "db.h"
@@ -26,31 +24,22 @@
 #include "server.h"
 #include "util/buf.h"
 
-static char dir[64];
 static struct server srv;
 static char auth[256];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void cleanup(void)
 {
 	server_close(&srv);
 	srv_config_free(&srv.cfg);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct tend_err err = { "" };
+	const char *dir = fuzz_state_dir("api");
 	char *secret = NULL;
 
-	/* on tmpfs a commit per input costs no fsync */
-	snprintf(dir, sizeof(dir), "%s/tend-fuzz-api-XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (!mkdtemp(dir))
+	if (!dir)
 		return -1;
 	atexit(cleanup);
 	srv_config_defaults(&srv.cfg);

@@ -6,24 +6,16 @@
  */
 #include <jansson.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "fuzz.h"
 #include "model/catalog.h"
 
-static char files_dir[] = "/tmp/tend-fuzz-catalog-XXXXXX";
-
-static void remove_dir(void)
-{
-	rmdir(files_dir);
-}
+static const char *files_dir;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	if (!mkdtemp(files_dir))
-		return -1;
-	atexit(remove_dir);
-	return 0;
+	files_dir = fuzz_state_dir("catalog");
+	return files_dir ? 0 : -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,41 +8,30 @@
  * record); the rest is the message's JSON.  A message is stored or
  * refused with a reason, and whatever was stored reads back.
  */
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "db.h"
 #include "fuzz.h"
 
 #define NODE "web01"
 
-static char dir[64];
 static struct db *db;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void cleanup(void)
 {
 	db_close(db);
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct tend_err err = { "" };
+	const char *dir = fuzz_state_dir("ingest");
 	char path[128];
 
-	/* on tmpfs a commit per input costs no fsync */
-	snprintf(dir, sizeof(dir), "%s/tend-fuzz-ingest-XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (!mkdtemp(dir))
+	if (!dir)
 		return -1;
 	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/state.db", dir);

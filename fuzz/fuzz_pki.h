@@ -1,5 +1,5 @@
 /*
- * fuzz_pki.h - a real tend CA in a temporary directory (removed at exit)
+ * fuzz_pki.h - a real tend CA in the target's state directory (fuzz.h)
  * for the fuzz targets that read signed messages, with one administrator
  * (alice, role ops) and one node (web01).  Header-only: included once by
  * each such target.
@@ -14,12 +14,10 @@
 #ifndef TEND_FUZZ_PKI_H
 #define TEND_FUZZ_PKI_H
 
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pki/pki.h"
 #include "rpc/rpc_int.h"
@@ -35,21 +33,14 @@ struct fuzz_ident {
 };
 
 static struct {
-	char dir[64];
 	struct pki_ca *ca;
 	const char *ca_pem;
 	struct fuzz_ident alice, web01;
-} fx = { .dir = "/tmp/tend-fuzz-XXXXXX" };
-
-static int fx_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
+} fx;
 
 static void fx_cleanup(void)
 {
 	pki_ca_free(fx.ca);
-	nftw(fx.dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* fx_setup - the CA and both identities; -1 (said on stderr) on failure. */
@@ -57,13 +48,14 @@ static int fx_setup(void)
 {
 	struct tend_err err = { "" };
 	char path[128], serial[PKI_SERIAL_HEX_MAX + 1];
+	const char *dir = fuzz_state_dir("pki");
 	X509_REQ *req = NULL;
 	char *csr = NULL;
 
-	if (!mkdtemp(fx.dir))
+	if (!dir)
 		return -1;
 	atexit(fx_cleanup);
-	snprintf(path, sizeof(path), "%s/ca", fx.dir);
+	snprintf(path, sizeof(path), "%s/ca", dir);
 	if (pki_ca_open(path, true, &fx.ca, &err) < 0 || pki_key_new(&fx.alice.key) < 0 ||
 	    pki_key_new(&fx.web01.key) < 0 ||
 	    pki_ca_issue_admin(fx.ca, fx.alice.key, "alice", "ops", 3000, &fx.alice.pem, serial,
